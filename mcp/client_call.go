@@ -1,0 +1,648 @@
+package mcp
+
+import (
+	"context"
+	"io"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/mcpbridge/mcpbridge/frame"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/peer"
+	"google.golang.org/grpc/status"
+)
+
+// clientCall is one call in flight on a clientConn.
+type clientCall struct {
+	cc     *clientConn
+	id     uint32
+	done   chan struct{} // closed when the call has ended
+	ended  atomic.Bool
+	stopCx func() bool // stops the stream's context watcher
+
+	// Written by the side that ends the call, read after done.
+	err      error
+	reply    []byte
+	hasReply bool
+	trailer  metadata.MD
+
+	// Header: written once, under headerOnce, before headerC is closed.
+	header     metadata.MD
+	headerOnce sync.Once
+	headerC    chan struct{} // streams only
+
+	in      chan []byte // streams only
+	inBytes atomic.Int64
+	maxRecv int
+}
+
+// setHeader records the header metadata (the first one wins) and wakes
+// Header callers.
+func (call *clientCall) setHeader(m frame.Metadata) {
+	call.headerOnce.Do(func() {
+		if len(m) > 0 {
+			call.header = toMD(m)
+		}
+		if call.headerC != nil {
+			close(call.headerC)
+		}
+	})
+}
+
+// complete ends the call with its RESPONSE; run by the reader after the
+// call was taken out of the map.
+func (call *clientCall) complete(f *frame.Frame) {
+	if !call.ended.CompareAndSwap(false, true) {
+		return
+	}
+	if !f.Flags.Has(frame.FlagNoMessage) {
+		if len(f.Body) > call.maxRecv {
+			call.err = status.Errorf(codes.ResourceExhausted, "mcp: reply of %d bytes exceeds the call's %d-byte limit", len(f.Body), call.maxRecv)
+		} else {
+			call.reply, call.hasReply = append([]byte(nil), f.Body...), true
+		}
+	}
+	call.trailer = toMD(f.Meta)
+	if call.err == nil {
+		call.err = statusFromFrame(f.Status, f.Meta)
+	}
+	call.setHeader(nil)
+	call.finishEnd()
+}
+
+// fail ends the call with err unless it has ended.
+func (call *clientCall) fail(err error) {
+	if !call.ended.CompareAndSwap(false, true) {
+		return
+	}
+	call.err = err
+	call.setHeader(nil)
+	call.finishEnd()
+}
+
+func (call *clientCall) finishEnd() {
+	if call.stopCx != nil {
+		call.stopCx()
+	}
+	close(call.done)
+}
+
+// push handles a STREAM frame; run by the reader.
+func (call *clientCall) push(f *frame.Frame) error {
+	call.setHeader(f.Meta)
+	if f.Flags.Has(frame.FlagNoMessage) {
+		return nil
+	}
+	if len(f.Body) > call.maxRecv {
+		return status.Errorf(codes.ResourceExhausted, "mcp: message of %d bytes exceeds the call's %d-byte limit", len(f.Body), call.maxRecv)
+	}
+	if call.in == nil {
+		// A unary call answered with a STREAM message (a proxy that does
+		// not know the method's shape): it is the reply.
+		if call.hasReply {
+			return status.Error(codes.Internal, "mcp: a unary call received two replies")
+		}
+		call.reply, call.hasReply = append([]byte(nil), f.Body...), true
+		return nil
+	}
+	limits := call.cc.t.opts
+	if call.inBytes.Add(int64(len(f.Body))) > int64(limits.streamBytes) {
+		return status.Error(codes.ResourceExhausted, "mcp: the call's inbound queue overflowed (bytes): the client reads too slowly")
+	}
+	select {
+	case call.in <- append([]byte(nil), f.Body...):
+		return nil
+	default:
+		return status.Error(codes.ResourceExhausted, "mcp: the call's inbound queue overflowed (messages): the client reads too slowly")
+	}
+}
+
+// callOpts are the grpc.CallOptions MCP understands.
+type callOpts struct {
+	failFast bool
+	header   *metadata.MD
+	trailer  *metadata.MD
+	peer     *peer.Peer
+	maxRecv  int
+	maxSend  int
+	dst      uint16
+}
+
+// DstAddr is a grpc.CallOption that sets the call's dst_addr, the logical
+// destination a gateway may route on.
+type DstAddr struct {
+	grpc.EmptyCallOption
+	Addr uint16
+}
+
+func (c *Conn) parseOpts(opts []grpc.CallOption) callOpts {
+	co := callOpts{failFast: true, maxRecv: c.opts.conn.maxRecvMsg, maxSend: c.opts.conn.maxSendMsg}
+	for _, o := range opts {
+		switch v := o.(type) {
+		case grpc.FailFastCallOption:
+			co.failFast = v.FailFast
+		case grpc.HeaderCallOption:
+			co.header = v.HeaderAddr
+		case grpc.TrailerCallOption:
+			co.trailer = v.TrailerAddr
+		case grpc.PeerCallOption:
+			co.peer = v.PeerAddr
+		case grpc.MaxRecvMsgSizeCallOption:
+			co.maxRecv = min(v.MaxRecvMsgSize, co.maxRecv)
+		case grpc.MaxSendMsgSizeCallOption:
+			co.maxSend = min(v.MaxSendMsgSize, co.maxSend)
+		case DstAddr:
+			co.dst = v.Addr
+		case *DstAddr:
+			co.dst = v.Addr
+		}
+	}
+	return co
+}
+
+func (co *callOpts) after(call *clientCall, cc *clientConn) {
+	if co.header != nil {
+		*co.header = call.header
+	}
+	if co.trailer != nil {
+		*co.trailer = call.trailer
+	}
+	if co.peer != nil && cc != nil {
+		*co.peer = *peerOf(cc.t.conn)
+	}
+}
+
+// RawRequest describes a call made with bytes (InvokeRaw, NewRawStream,
+// NotifyRaw).
+type RawRequest struct {
+	Path        string      // "/package.Service/Method"
+	Metadata    metadata.MD // application metadata; reserved keys are dropped
+	DstAddr     uint16
+	ContentType string // "" = application/proto
+}
+
+// requestMeta builds the REQUEST metadata block into dst.
+func requestMeta(dst frame.Metadata, ctx context.Context, req *RawRequest) (frame.Metadata, error) {
+	dst = dst.Append(frame.KeyPath, req.Path)
+	if dl, ok := ctx.Deadline(); ok {
+		left := time.Until(dl)
+		if left <= 0 {
+			return dst, status.Error(codes.DeadlineExceeded, "context deadline exceeded")
+		}
+		ms := (left + time.Millisecond - 1) / time.Millisecond
+		var tmp [20]byte
+		dst = dst.AppendBytes(frame.KeyTimeoutMs, strconv.AppendInt(tmp[:0], int64(ms), 10))
+	}
+	if req.ContentType != "" {
+		dst = dst.Append(frame.KeyContentType, req.ContentType)
+	}
+	if md, ok := metadata.FromOutgoingContext(ctx); ok {
+		dst = appendMD(dst, md)
+	}
+	dst = appendMD(dst, req.Metadata)
+	if len(dst) > frame.MaxMetaLen {
+		return dst, status.Errorf(codes.InvalidArgument, "mcp: request metadata of %d bytes exceeds %d", len(dst), frame.MaxMetaLen)
+	}
+	return dst, nil
+}
+
+// Invoke makes a unary call (grpc.ClientConnInterface).
+func (c *Conn) Invoke(ctx context.Context, method string, args, reply any, opts ...grpc.CallOption) error {
+	if c.unary != nil {
+		return c.unary(ctx, method, args, reply, nil, c.invoker, opts...)
+	}
+	return c.invoke(ctx, method, args, reply, opts...)
+}
+
+func (c *Conn) invoker(ctx context.Context, method string, args, reply any, _ *grpc.ClientConn, opts ...grpc.CallOption) error {
+	return c.invoke(ctx, method, args, reply, opts...)
+}
+
+func (c *Conn) invoke(ctx context.Context, method string, args, reply any, opts ...grpc.CallOption) error {
+	co := c.parseOpts(opts)
+	buf := getScratch()
+	body, err := marshalAppend(buf, args)
+	if err != nil {
+		putScratch(buf)
+		return status.Errorf(codes.Internal, "mcp: marshal request: %v", err)
+	}
+	req := RawRequest{Path: method, DstAddr: co.dst}
+	out, err := c.unary1(ctx, &req, body, &co)
+	putScratch(body)
+	if err != nil {
+		return err
+	}
+	if err := unmarshal(out, reply); err != nil {
+		return status.Errorf(codes.Internal, "mcp: bad reply: %v", status.Convert(err).Message())
+	}
+	return nil
+}
+
+// InvokeRaw makes a unary call with an encoded message and returns the
+// encoded reply. grpc.Header, grpc.Trailer, grpc.WaitForReady and the size
+// options apply.
+func (c *Conn) InvokeRaw(ctx context.Context, req RawRequest, body []byte, opts ...grpc.CallOption) ([]byte, error) {
+	co := c.parseOpts(opts)
+	if req.DstAddr == 0 {
+		req.DstAddr = co.dst
+	}
+	return c.unary1(ctx, &req, body, &co)
+}
+
+func (c *Conn) unary1(ctx context.Context, req *RawRequest, body []byte, co *callOpts) ([]byte, error) {
+	if len(body) > co.maxSend {
+		return nil, status.Errorf(codes.ResourceExhausted, "mcp: request of %d bytes exceeds the %d-byte limit", len(body), co.maxSend)
+	}
+	mbuf := getScratch()
+	meta, err := requestMeta(frame.Metadata(mbuf), ctx, req)
+	defer func() { putScratch(meta) }()
+	if err != nil {
+		return nil, err
+	}
+	call := &clientCall{done: make(chan struct{}), maxRecv: co.maxRecv}
+	for attempt := 0; ; attempt++ {
+		cc, err := c.ready(ctx, co.failFast)
+		if err != nil {
+			return nil, err
+		}
+		if err := cc.add(call); err != nil {
+			if err == errRetry && attempt < 3 {
+				continue
+			}
+			if err == errRetry {
+				return nil, status.Error(codes.Unavailable, "mcp: no connection takes new calls")
+			}
+			return nil, err
+		}
+		err = cc.t.enqueue(ctx, frame.Header{Type: frame.TypeRequest, Flags: frame.FlagEndStream, DstAddr: req.DstAddr, SeqID: call.id}, meta, body, false)
+		if err != nil {
+			cc.remove(call)
+			if ctx.Err() != nil {
+				return nil, ctxStatus(ctx)
+			}
+			if attempt < 3 {
+				continue // nothing was written: safe on another connection
+			}
+			return nil, errConnClosed
+		}
+		select {
+		case <-call.done:
+		case <-ctx.Done():
+			cc.cancel(call, true)
+			call.fail(ctxStatus(ctx))
+			<-call.done
+		}
+		co.after(call, cc)
+		if call.err != nil {
+			return nil, call.err
+		}
+		if !call.hasReply {
+			return nil, status.Error(codes.Internal, "mcp: the server ended a unary call without a reply")
+		}
+		return call.reply, nil
+	}
+}
+
+// Notify sends a NOTIFY: a unary call whose result, even an error, is never
+// answered. It returns once the frame is queued for the connection.
+func (c *Conn) Notify(ctx context.Context, method string, msg any, opts ...grpc.CallOption) error {
+	buf := getScratch()
+	body, err := marshalAppend(buf, msg)
+	if err != nil {
+		putScratch(buf)
+		return status.Errorf(codes.Internal, "mcp: marshal request: %v", err)
+	}
+	co := c.parseOpts(opts)
+	err = c.notify(ctx, &RawRequest{Path: method, DstAddr: co.dst}, body, &co)
+	putScratch(body)
+	return err
+}
+
+// NotifyRaw is Notify with an encoded message.
+func (c *Conn) NotifyRaw(ctx context.Context, req RawRequest, body []byte, opts ...grpc.CallOption) error {
+	co := c.parseOpts(opts)
+	if req.DstAddr == 0 {
+		req.DstAddr = co.dst
+	}
+	return c.notify(ctx, &req, body, &co)
+}
+
+func (c *Conn) notify(ctx context.Context, req *RawRequest, body []byte, co *callOpts) error {
+	if len(body) > co.maxSend {
+		return status.Errorf(codes.ResourceExhausted, "mcp: request of %d bytes exceeds the %d-byte limit", len(body), co.maxSend)
+	}
+	mbuf := getScratch()
+	meta, err := requestMeta(frame.Metadata(mbuf), ctx, req)
+	defer func() { putScratch(meta) }()
+	if err != nil {
+		return err
+	}
+	for attempt := 0; ; attempt++ {
+		cc, err := c.ready(ctx, co.failFast)
+		if err != nil {
+			return err
+		}
+		err = cc.t.enqueue(ctx, frame.Header{Type: frame.TypeNotify, DstAddr: req.DstAddr}, meta, body, false)
+		if err == nil {
+			return nil
+		}
+		if ctx.Err() != nil {
+			return ctxStatus(ctx)
+		}
+		if attempt >= 3 {
+			return errConnClosed
+		}
+	}
+}
+
+// NewStream opens a streaming call (grpc.ClientConnInterface).
+func (c *Conn) NewStream(ctx context.Context, desc *grpc.StreamDesc, method string, opts ...grpc.CallOption) (grpc.ClientStream, error) {
+	if c.stream != nil {
+		return c.stream(ctx, desc, nil, method, c.streamer, opts...)
+	}
+	return c.newStream(ctx, desc, method, opts...)
+}
+
+func (c *Conn) streamer(ctx context.Context, desc *grpc.StreamDesc, _ *grpc.ClientConn, method string, opts ...grpc.CallOption) (grpc.ClientStream, error) {
+	return c.newStream(ctx, desc, method, opts...)
+}
+
+func (c *Conn) newStream(ctx context.Context, desc *grpc.StreamDesc, method string, opts ...grpc.CallOption) (grpc.ClientStream, error) {
+	co := c.parseOpts(opts)
+	s, err := c.openStream(ctx, &RawRequest{Path: method, DstAddr: co.dst}, co, desc.ClientStreams, desc.ServerStreams)
+	if err != nil {
+		return nil, err
+	}
+	return &grpcClientStream{s: s}, nil
+}
+
+// NewRawStream opens a call that sends and receives encoded messages. It
+// works for every shape: send one message then CloseSend for unary and
+// server streaming.
+func (c *Conn) NewRawStream(ctx context.Context, req RawRequest, opts ...grpc.CallOption) (*RawClientStream, error) {
+	co := c.parseOpts(opts)
+	if req.DstAddr == 0 {
+		req.DstAddr = co.dst
+	}
+	s, err := c.openStream(ctx, &req, co, true, true)
+	if err != nil {
+		return nil, err
+	}
+	return &RawClientStream{s: s}, nil
+}
+
+func (c *Conn) openStream(ctx context.Context, req *RawRequest, co callOpts, clientStreams, serverStreams bool) (*clientStream, error) {
+	meta, err := requestMeta(nil, ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	call := &clientCall{
+		done:    make(chan struct{}),
+		headerC: make(chan struct{}),
+		in:      make(chan []byte, c.opts.conn.streamQueue),
+		maxRecv: co.maxRecv,
+	}
+	var cc *clientConn
+	for attempt := 0; ; attempt++ {
+		cc, err = c.ready(ctx, co.failFast)
+		if err != nil {
+			return nil, err
+		}
+		err = cc.add(call)
+		if err == errRetry && attempt < 3 {
+			continue
+		}
+		if err == errRetry {
+			return nil, status.Error(codes.Unavailable, "mcp: no connection takes new calls")
+		}
+		if err != nil {
+			return nil, err
+		}
+		break
+	}
+	s := &clientStream{
+		cc: cc, call: call, ctx: ctx, meta: meta, dst: req.DstAddr, co: co,
+		clientStreams: clientStreams, serverStreams: serverStreams,
+	}
+	call.stopCx = context.AfterFunc(ctx, s.ctxDone)
+	return s, nil
+}
+
+// clientStream is a streaming call from the client side.
+type clientStream struct {
+	cc            *clientConn
+	call          *clientCall
+	ctx           context.Context
+	meta          frame.Metadata // REQUEST metadata, until sent
+	dst           uint16
+	co            callOpts
+	clientStreams bool
+	serverStreams bool
+
+	sendMu     sync.Mutex
+	sent       atomic.Bool // REQUEST sent
+	halfClosed bool
+
+	replyTaken bool // recv side
+	optsDone   bool
+}
+
+func (s *clientStream) ctxDone() {
+	s.cc.cancel(s.call, s.sent.Load())
+	s.call.fail(ctxStatus(s.ctx))
+}
+
+// send sends one message (b != nil) and/or the half-close. It opens the
+// call with REQUEST first if that was not sent yet.
+func (s *clientStream) send(b []byte, msg, end bool) error {
+	s.sendMu.Lock()
+	defer s.sendMu.Unlock()
+	if s.halfClosed {
+		if !msg {
+			return nil
+		}
+		return status.Error(codes.Internal, "mcp: SendMsg after CloseSend")
+	}
+	if s.call.ended.Load() {
+		if !msg {
+			return nil
+		}
+		return io.EOF // as gRPC: RecvMsg tells the status
+	}
+	if msg && len(b) > s.co.maxSend {
+		return status.Errorf(codes.ResourceExhausted, "mcp: message of %d bytes exceeds the %d-byte limit", len(b), s.co.maxSend)
+	}
+	h := frame.Header{Type: frame.TypeStream, SeqID: s.call.id}
+	var meta frame.Metadata
+	if !s.sent.Load() {
+		h.Type, h.DstAddr, meta = frame.TypeRequest, s.dst, s.meta
+	}
+	if !msg {
+		h.Flags |= frame.FlagNoMessage
+	}
+	if end {
+		h.Flags |= frame.FlagEndStream
+		s.halfClosed = true
+	}
+	err := s.cc.t.enqueue(s.ctx, h, meta, b, false)
+	if h.Type == frame.TypeRequest {
+		s.sent.Store(true)
+		s.meta = nil
+	}
+	if err != nil {
+		if s.ctx.Err() != nil {
+			return ctxStatus(s.ctx)
+		}
+		return io.EOF
+	}
+	return nil
+}
+
+func (s *clientStream) sendMsg(b []byte) error {
+	return s.send(b, true, !s.clientStreams)
+}
+
+func (s *clientStream) closeSend() error { return s.send(nil, false, true) }
+
+// open sends the REQUEST if nothing was sent yet, so a client that receives
+// first (bidi) still opens the call.
+func (s *clientStream) open() {
+	if !s.sent.Load() {
+		_ = s.send(nil, false, false)
+	}
+}
+
+func (s *clientStream) recv() ([]byte, error) {
+	s.open()
+	call := s.call
+	select {
+	case b := <-call.in:
+		call.inBytes.Add(-int64(len(b)))
+		return b, nil
+	default:
+	}
+	select {
+	case b := <-call.in:
+		call.inBytes.Add(-int64(len(b)))
+		return b, nil
+	case <-call.done:
+	}
+	select {
+	case b := <-call.in:
+		call.inBytes.Add(-int64(len(b)))
+		return b, nil
+	default:
+	}
+	if !s.optsDone {
+		s.optsDone = true
+		s.co.after(call, s.cc)
+	}
+	if call.err != nil {
+		return nil, call.err
+	}
+	if call.hasReply && !s.replyTaken {
+		s.replyTaken = true
+		return call.reply, nil
+	}
+	if !s.serverStreams && !s.replyTaken {
+		s.replyTaken = true
+		return nil, status.Error(codes.Internal, "mcp: the server ended the call without a reply")
+	}
+	return nil, io.EOF
+}
+
+func (s *clientStream) headerMD() (metadata.MD, error) {
+	s.open()
+	select {
+	case <-s.call.headerC:
+	case <-s.call.done:
+	}
+	select {
+	case <-s.call.done:
+		if s.call.header == nil && s.call.err != nil {
+			return nil, s.call.err
+		}
+	default:
+	}
+	return s.call.header, nil
+}
+
+func (s *clientStream) trailerMD() metadata.MD {
+	select {
+	case <-s.call.done:
+		return s.call.trailer
+	default:
+		return nil
+	}
+}
+
+// grpcClientStream is a clientStream as a grpc.ClientStream.
+type grpcClientStream struct{ s *clientStream }
+
+var _ grpc.ClientStream = (*grpcClientStream)(nil)
+
+func (g *grpcClientStream) Header() (metadata.MD, error) { return g.s.headerMD() }
+func (g *grpcClientStream) Trailer() metadata.MD         { return g.s.trailerMD() }
+func (g *grpcClientStream) CloseSend() error             { return g.s.closeSend() }
+func (g *grpcClientStream) Context() context.Context     { return g.s.ctx }
+
+func (g *grpcClientStream) SendMsg(m any) error {
+	buf := getScratch()
+	b, err := marshalAppend(buf, m)
+	if err != nil {
+		putScratch(buf)
+		return status.Errorf(codes.Internal, "mcp: marshal: %v", err)
+	}
+	err = g.s.sendMsg(b)
+	putScratch(b)
+	return err
+}
+
+func (g *grpcClientStream) RecvMsg(m any) error {
+	b, err := g.s.recv()
+	if err != nil {
+		return err
+	}
+	if err := unmarshal(b, m); err != nil {
+		err = status.Errorf(codes.Internal, "mcp: bad reply: %v", status.Convert(err).Message())
+		g.s.cc.cancel(g.s.call, true)
+		g.s.call.fail(err)
+		return err
+	}
+	return nil
+}
+
+// RawClientStream is a call that carries encoded messages (NewRawStream).
+// SendMsg may run concurrently with RecvMsg, not with another SendMsg.
+type RawClientStream struct{ s *clientStream }
+
+// SendMsg sends one message. It returns io.EOF when the call has ended (then
+// RecvMsg returns its status).
+func (r *RawClientStream) SendMsg(b []byte) error { return r.s.sendMsg(b) }
+
+// CloseSend half-closes the call: the client sends nothing more.
+func (r *RawClientStream) CloseSend() error { return r.s.closeSend() }
+
+// RecvMsg returns the next message; io.EOF when the call ended with OK, or
+// its status error.
+func (r *RawClientStream) RecvMsg() ([]byte, error) { return r.s.recv() }
+
+// Header waits for the server's header metadata.
+func (r *RawClientStream) Header() (metadata.MD, error) { return r.s.headerMD() }
+
+// Trailer returns the trailer metadata once RecvMsg has returned io.EOF or
+// an error.
+func (r *RawClientStream) Trailer() metadata.MD { return r.s.trailerMD() }
+
+// Context is the call's context.
+func (r *RawClientStream) Context() context.Context { return r.s.ctx }
+
+// Cancel abandons the call (a CANCEL frame); RecvMsg then returns CANCELED.
+func (r *RawClientStream) Cancel() {
+	r.s.cc.cancel(r.s.call, r.s.sent.Load())
+	r.s.call.fail(status.Error(codes.Canceled, "mcp: call cancelled"))
+}

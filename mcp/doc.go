@@ -1,0 +1,50 @@
+// Package mcp carries calls over MCP/1, the Message Communication Protocol of
+// mcpbridge (docs/protocol.md; not the Model Context Protocol): a Server that
+// accepts connections and serves registered services, and a Conn that calls
+// them, both over one multiplexed TCP (or TLS) connection per peer.
+//
+// # gRPC services over MCP
+//
+// Server implements grpc.ServiceRegistrar and Conn implements
+// grpc.ClientConnInterface, so generated protobuf code works unchanged:
+//
+//	srv := mcp.NewServer()
+//	userv1.RegisterUserServiceServer(srv, impl)
+//	go srv.Serve(lis)
+//
+//	conn, err := mcp.Dial(ctx, "127.0.0.1:7070")
+//	client := userv1.NewUserServiceClient(conn)
+//
+// All four call shapes work, with gRPC status codes (MCP status numbers are
+// the gRPC codes), incoming and outgoing metadata, headers and trailers,
+// deadlines (sent as timeout-ms and enforced by the server), cancellation
+// (a CANCEL frame that cancels the handler's context), and standard
+// grpc.UnaryServerInterceptor / StreamServerInterceptor and client
+// interceptor types. Client interceptors receive a nil *grpc.ClientConn.
+//
+// # Raw calls
+//
+// Code without generated stubs (the gateway) uses bytes: Conn.NewRawStream and
+// Conn.InvokeRaw on the client, and a RawHandler (WithUnknownHandler) on the
+// server for any path no registered service serves.
+//
+// # Connections
+//
+// Each connection has one reader goroutine, which decodes frames and
+// dispatches them by seq_id, and one writer goroutine, which writes whatever
+// frames callers have queued in one write call. No lock is held across I/O.
+// Every queue is bounded: queued outbound bytes (WithWriteBufferLimit),
+// concurrent calls (WithMaxConcurrentCalls), each call's inbound messages
+// (WithStreamQueue), message size (WithMaxMessageSize) and frame size.
+// Heartbeats follow KeepaliveParams. A Conn redials a lost connection with
+// exponential backoff and jitter, and moves new calls off a connection whose
+// server said GOAWAY.
+//
+// Server, Conn and the streams they return are safe for concurrent use as
+// grpc-go's are: a stream's SendMsg may run concurrently with its RecvMsg,
+// but not with another SendMsg.
+//
+// The package does not log; WithStatsHandler-style hooks are left to callers
+// (errors are returned, connection-level failures end the calls on the
+// connection with UNAVAILABLE).
+package mcp

@@ -1,0 +1,404 @@
+package mcp
+
+import (
+	"context"
+	"io"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/mcpbridge/mcpbridge/frame"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+)
+
+// serverCall is one call (or notify) being served.
+type serverCall struct {
+	sc      *serverConn
+	id      uint32 // 0 for NOTIFY
+	mi      *methodInfo
+	path    string
+	dst     uint16
+	ctype   string
+	notify  bool
+	ctx     context.Context
+	cancel  context.CancelFunc
+	stopDL  func() bool // stops the deadline watcher
+	inMD    metadata.MD
+	ended   atomic.Bool // RESPONSE sent (or the call abandoned)
+	deliver bool        // what the handler sends reaches the peer
+
+	// inbound: the first message travels in first; later ones through in,
+	// which the reader closes at END_STREAM. Only the reader sends on in.
+	first    []byte
+	hasFirst bool
+	in       chan []byte
+	inBytes  atomic.Int64
+	inClosed bool // reader-owned
+
+	mu         sync.Mutex // guards what follows
+	header     metadata.MD
+	headerSent bool
+	trailer    metadata.MD
+	reply      []byte // held reply (client streaming, or a raw unary call)
+	hasReply   bool
+	unaryReply bool // the one reply goes in the RESPONSE
+
+	raw RawStream
+}
+
+func newServerCall(sc *serverConn, f *frame.Frame, id uint32, mi *methodInfo, timeoutMs int64) *serverCall {
+	c := &serverCall{sc: sc, id: id, mi: mi, dst: f.DstAddr, notify: f.Type == frame.TypeNotify}
+	c.deliver = !c.notify
+	if mi != nil {
+		c.path = mi.path
+		c.unaryReply = mi.unary != nil || !mi.stream.ServerStreams
+	} else {
+		p, _ := f.Meta.Get(frame.KeyPath)
+		c.path = string(p)
+		if ct, ok := f.Meta.Get(frame.KeyContentType); ok {
+			c.ctype = string(ct)
+		}
+	}
+	c.inMD = toMD(f.Meta)
+	if !f.Flags.Has(frame.FlagNoMessage) {
+		c.first = append([]byte(nil), f.Body...)
+		c.hasFirst = true
+	}
+	if !f.Flags.Has(frame.FlagEndStream) {
+		c.in = make(chan []byte, sc.t.opts.streamQueue)
+	}
+	ctx := sc.ctx
+	if timeoutMs >= 0 {
+		ctx, c.cancel = context.WithTimeout(ctx, time.Duration(timeoutMs)*time.Millisecond)
+		if id != 0 {
+			c.stopDL = context.AfterFunc(ctx, c.deadlineHit)
+		}
+	} else {
+		ctx, c.cancel = context.WithCancel(ctx)
+	}
+	ctx = grpc.NewContextWithServerTransportStream(ctx, c)
+	if c.inMD != nil {
+		ctx = metadata.NewIncomingContext(ctx, c.inMD)
+	}
+	c.ctx = ctx
+	c.raw.c = c
+	return c
+}
+
+func (c *serverCall) deadlineHit() {
+	if c.ctx.Err() == context.DeadlineExceeded {
+		c.finish(status.New(codes.DeadlineExceeded, "deadline exceeded (timeout-ms)"))
+	}
+}
+
+// push queues a STREAM frame's message; called by the reader.
+func (c *serverCall) push(f *frame.Frame) {
+	if c.in == nil || c.inClosed {
+		return // after END_STREAM: ignore
+	}
+	if !f.Flags.Has(frame.FlagNoMessage) {
+		n := c.inBytes.Add(int64(len(f.Body)))
+		if n > int64(c.sc.t.opts.streamBytes) {
+			c.finish(status.New(codes.ResourceExhausted, "inbound queue of the call overflowed (bytes)"))
+			return
+		}
+		select {
+		case c.in <- append([]byte(nil), f.Body...):
+		default:
+			c.finish(status.New(codes.ResourceExhausted, "inbound queue of the call overflowed (messages)"))
+			return
+		}
+	}
+	if f.Flags.Has(frame.FlagEndStream) {
+		c.inClosed = true
+		close(c.in)
+	}
+}
+
+// recv returns the next inbound message, io.EOF after the client's
+// half-close.
+func (c *serverCall) recv() ([]byte, error) {
+	if c.hasFirst {
+		b := c.first
+		c.first, c.hasFirst = nil, false
+		return b, nil
+	}
+	if c.in == nil {
+		return nil, io.EOF
+	}
+	select {
+	case b, ok := <-c.in:
+		if !ok {
+			return nil, io.EOF
+		}
+		c.inBytes.Add(-int64(len(b)))
+		return b, nil
+	case <-c.ctx.Done():
+		return nil, ctxStatus(c.ctx)
+	}
+}
+
+// cancelByPeer handles CANCEL: the handler's context is cancelled and
+// nothing more is sent.
+func (c *serverCall) cancelByPeer() {
+	if c.ended.CompareAndSwap(false, true) {
+		c.sc.callEnded(c)
+		c.cancel()
+	}
+}
+
+// abandon ends the call because its connection closed.
+func (c *serverCall) abandon() {
+	c.ended.Store(true)
+	c.cancel()
+}
+
+func (c *serverCall) run() {
+	defer c.sc.handlerDone()
+	var err error
+	switch {
+	case c.mi == nil:
+		err = c.sc.srv.opts.unknown(&c.raw)
+	case c.mi.unary != nil:
+		err = c.runUnary()
+	default:
+		err = c.runStream()
+	}
+	c.finish(toStatus(err))
+}
+
+func (c *serverCall) runUnary() error {
+	srv := c.sc.srv
+	resp, err := c.mi.unary.Handler(c.mi.srv, c.ctx, c.decode, srv.unary)
+	if err != nil {
+		return err
+	}
+	return c.sendMsg(resp)
+}
+
+func (c *serverCall) decode(m any) error {
+	b, err := c.recv()
+	if err == io.EOF {
+		return status.Error(codes.Internal, "mcp: the request carried no message")
+	}
+	if err != nil {
+		return err
+	}
+	return unmarshal(b, m)
+}
+
+func (c *serverCall) runStream() error {
+	ss := &serverStream{c: c}
+	if si := c.sc.srv.stream; si != nil {
+		info := &grpc.StreamServerInfo{FullMethod: c.path, IsClientStream: c.mi.stream.ClientStreams, IsServerStream: c.mi.stream.ServerStreams}
+		return si(c.mi.srv, ss, info, c.mi.stream.Handler)
+	}
+	return c.mi.stream.Handler(c.mi.srv, ss)
+}
+
+// sendMsg marshals m and sends it (or holds it for the RESPONSE).
+func (c *serverCall) sendMsg(m any) error {
+	buf := getScratch()
+	b, err := marshalAppend(buf[:0], m)
+	if err != nil {
+		putScratch(buf)
+		return status.Errorf(codes.Internal, "mcp: marshal reply: %v", err)
+	}
+	err = c.sendBytes(b, true)
+	putScratch(b)
+	return err
+}
+
+// sendBytes sends one message. copyHeld: b is reused by the caller, so a
+// held reply must be copied.
+func (c *serverCall) sendBytes(b []byte, copyHeld bool) error {
+	if len(b) > c.sc.t.opts.maxSendMsg {
+		return status.Errorf(codes.ResourceExhausted, "mcp: reply of %d bytes exceeds the %d-byte limit", len(b), c.sc.t.opts.maxSendMsg)
+	}
+	if !c.deliver {
+		return nil
+	}
+	if c.ended.Load() {
+		return ctxStatus(c.ctx)
+	}
+	c.mu.Lock()
+	if c.unaryReply {
+		if c.hasReply {
+			c.mu.Unlock()
+			return status.Error(codes.Internal, "mcp: a second reply on a call that takes one")
+		}
+		if copyHeld {
+			b = append([]byte(nil), b...)
+		}
+		c.reply, c.hasReply = b, true
+		c.mu.Unlock()
+		return nil
+	}
+	meta := c.takeHeaderLocked()
+	c.mu.Unlock()
+	err := c.sc.t.enqueue(c.ctx, frame.Header{Type: frame.TypeStream, SeqID: c.id}, meta, b, false)
+	if err != nil {
+		if c.ctx.Err() != nil {
+			return ctxStatus(c.ctx)
+		}
+		return status.Error(codes.Unavailable, "mcp: connection closed")
+	}
+	return nil
+}
+
+// takeHeaderLocked returns the header block to send with the first frame.
+func (c *serverCall) takeHeaderLocked() frame.Metadata {
+	if c.headerSent {
+		return nil
+	}
+	c.headerSent = true
+	if len(c.header) == 0 {
+		return nil
+	}
+	return appendMD(nil, c.header)
+}
+
+// finish sends the RESPONSE, once; later calls do nothing.
+func (c *serverCall) finish(st *status.Status) {
+	if !c.ended.CompareAndSwap(false, true) {
+		return
+	}
+	if c.stopDL != nil {
+		c.stopDL()
+	}
+	c.sc.callEnded(c)
+	if c.deliver {
+		c.mu.Lock()
+		header := c.takeHeaderLocked()
+		trailer := appendMD(nil, c.trailer)
+		reply, hasReply := c.reply, c.hasReply
+		c.mu.Unlock()
+		h := frame.Header{Type: frame.TypeResponse, SeqID: c.id}
+		ok := st == nil || st.Code() == codes.OK
+		if !ok {
+			h.Status = uint8(st.Code())
+			trailer = appendStatus(trailer, st)
+		}
+		if len(header) > 0 {
+			// Header metadata travels ahead of the RESPONSE, on a STREAM
+			// frame without a message (docs/protocol.md, "Headers").
+			_ = c.sc.t.enqueue(context.Background(), frame.Header{Type: frame.TypeStream, Flags: frame.FlagNoMessage, SeqID: c.id}, header, nil, true)
+		}
+		if !ok || !hasReply {
+			h.Flags |= frame.FlagNoMessage
+			reply = nil
+		}
+		_ = c.sc.t.enqueue(context.Background(), h, trailer, reply, true)
+	}
+	c.cancel()
+}
+
+// grpc.ServerTransportStream, for grpc.SetHeader and friends.
+
+func (c *serverCall) Method() string { return c.path }
+
+func (c *serverCall) SetHeader(md metadata.MD) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.headerSent {
+		return status.Error(codes.Internal, "mcp: SetHeader after the header was sent")
+	}
+	c.header = metadata.Join(c.header, md)
+	return nil
+}
+
+func (c *serverCall) SendHeader(md metadata.MD) error {
+	c.mu.Lock()
+	if c.headerSent {
+		c.mu.Unlock()
+		return status.Error(codes.Internal, "mcp: the header was already sent")
+	}
+	c.header = metadata.Join(c.header, md)
+	meta := c.takeHeaderLocked()
+	c.mu.Unlock()
+	if !c.deliver || c.ended.Load() {
+		return nil
+	}
+	return c.sc.t.enqueue(c.ctx, frame.Header{Type: frame.TypeStream, Flags: frame.FlagNoMessage, SeqID: c.id}, meta, nil, false)
+}
+
+func (c *serverCall) SetTrailer(md metadata.MD) error {
+	c.mu.Lock()
+	c.trailer = metadata.Join(c.trailer, md)
+	c.mu.Unlock()
+	return nil
+}
+
+// serverStream is the grpc.ServerStream of a streaming method.
+type serverStream struct{ c *serverCall }
+
+var _ grpc.ServerStream = (*serverStream)(nil)
+
+func (s *serverStream) SetHeader(md metadata.MD) error  { return s.c.SetHeader(md) }
+func (s *serverStream) SendHeader(md metadata.MD) error { return s.c.SendHeader(md) }
+func (s *serverStream) SetTrailer(md metadata.MD)       { _ = s.c.SetTrailer(md) }
+func (s *serverStream) Context() context.Context        { return s.c.ctx }
+func (s *serverStream) SendMsg(m any) error             { return s.c.sendMsg(m) }
+
+func (s *serverStream) RecvMsg(m any) error {
+	b, err := s.c.recv()
+	if err != nil {
+		return err
+	}
+	return unmarshal(b, m)
+}
+
+// RawHandler serves a call as bytes (see WithUnknownHandler). It returns nil
+// or a gRPC status error, which becomes the call's status.
+type RawHandler func(s *RawStream) error
+
+// RawStream is one call presented as bytes, for proxies and code without
+// generated stubs. A unary or server-streaming call has exactly one inbound
+// message; a NOTIFY's replies are discarded.
+type RawStream struct{ c *serverCall }
+
+// Context is the call's context: cancelled when the client cancels, the
+// deadline passes or the connection closes. It carries the incoming metadata
+// and the peer.
+func (r *RawStream) Context() context.Context { return r.c.ctx }
+
+// Path is the call's :path.
+func (r *RawStream) Path() string { return r.c.path }
+
+// DstAddr is the frame's dst_addr (0: route by metadata).
+func (r *RawStream) DstAddr() uint16 { return r.c.dst }
+
+// ContentType is the content-type metadata, "" when absent (protobuf).
+func (r *RawStream) ContentType() string { return r.c.ctype }
+
+// Metadata is the incoming application metadata (nil when there is none).
+func (r *RawStream) Metadata() metadata.MD { return r.c.inMD }
+
+// IsNotify reports whether the call is a NOTIFY (nothing is answered).
+func (r *RawStream) IsNotify() bool { return r.c.notify }
+
+// SetUnary tells the stream the call is unary, or client-streaming: its one
+// reply then travels in the RESPONSE frame, as PROTOCOL.md's unary shape
+// says. Without it every reply is sent at once as a STREAM frame, which
+// mcp.Conn also accepts as a unary reply.
+func (r *RawStream) SetUnary() {
+	r.c.mu.Lock()
+	r.c.unaryReply = true
+	r.c.mu.Unlock()
+}
+
+// RecvMsg returns the next message from the client; io.EOF after it
+// half-closed. The slice is the caller's.
+func (r *RawStream) RecvMsg() ([]byte, error) { return r.c.recv() }
+
+// SendHeader sends header metadata ahead of the replies.
+func (r *RawStream) SendHeader(md metadata.MD) error { return r.c.SendHeader(md) }
+
+// SendMsg sends one reply. The stream does not keep b after it returns.
+func (r *RawStream) SendMsg(b []byte) error { return r.c.sendBytes(b, true) }
+
+// SetTrailer adds trailer metadata, sent with the RESPONSE.
+func (r *RawStream) SetTrailer(md metadata.MD) { _ = r.c.SetTrailer(md) }

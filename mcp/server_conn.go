@@ -1,0 +1,206 @@
+package mcp
+
+import (
+	"context"
+	"net"
+	"strconv"
+	"sync"
+
+	"github.com/mcpbridge/mcpbridge/frame"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/peer"
+	"google.golang.org/grpc/status"
+)
+
+// serverConn is the server side of one connection.
+type serverConn struct {
+	srv    *Server
+	t      *transport
+	ctx    context.Context // carries the peer; cancelled when the connection closes
+	cancel context.CancelFunc
+
+	mu       sync.Mutex
+	calls    map[uint32]*serverCall // open calls by seq_id
+	active   int                    // calls and notifies whose handler runs
+	maxID    uint32                 // highest call id accepted
+	draining bool
+}
+
+func newServerConn(s *Server, nc net.Conn) *serverConn {
+	sc := &serverConn{srv: s, calls: make(map[uint32]*serverCall)}
+	sc.ctx, sc.cancel = context.WithCancel(peer.NewContext(context.Background(), peerOf(nc)))
+	sc.t = newTransport(nc, &s.opts.conn, sc)
+	return sc
+}
+
+func (sc *serverConn) lastAccepted() uint32 {
+	sc.mu.Lock()
+	defer sc.mu.Unlock()
+	return sc.maxID
+}
+
+// drain sends GOAWAY and closes the connection once its calls have ended.
+func (sc *serverConn) drain() {
+	sc.mu.Lock()
+	if sc.draining {
+		sc.mu.Unlock()
+		return
+	}
+	sc.draining = true
+	last, idle := sc.maxID, sc.active == 0
+	sc.mu.Unlock()
+	meta := frame.Metadata(nil).Append(frame.KeyErrorMessage, "server shutting down")
+	_ = sc.t.enqueue(context.Background(), frame.Header{Type: frame.TypeGoAway, SeqID: last}, meta, nil, true)
+	if idle {
+		sc.t.closeAfterFlush(DefaultShutdownWriteWait, nil)
+	}
+}
+
+func (sc *serverConn) closed(err error) {
+	sc.cancel()
+	sc.mu.Lock()
+	calls := sc.calls
+	sc.calls = map[uint32]*serverCall{}
+	sc.mu.Unlock()
+	for _, c := range calls {
+		c.abandon()
+	}
+	sc.srv.removeConn(sc)
+}
+
+func (sc *serverConn) goAway(f *frame.Frame) {
+	// A client going away sends no new calls; the ones it has open finish.
+}
+
+// reply sends a RESPONSE with an error status for a call that never opened.
+func (sc *serverConn) reply(id uint32, code codes.Code, msg string) {
+	if id == 0 {
+		return
+	}
+	meta := frame.Metadata(nil).Append(frame.KeyErrorMessage, sanitize(msg))
+	_ = sc.t.enqueue(context.Background(), frame.Header{Type: frame.TypeResponse, Flags: frame.FlagNoMessage, Status: uint8(code), SeqID: id}, meta, nil, true)
+}
+
+func (sc *serverConn) handleFrame(f *frame.Frame) error {
+	switch f.Type {
+	case frame.TypeRequest, frame.TypeNotify:
+		return sc.open(f)
+	case frame.TypeStream:
+		sc.mu.Lock()
+		c := sc.calls[f.SeqID]
+		sc.mu.Unlock()
+		if c != nil {
+			c.push(f)
+		}
+	case frame.TypeCancel:
+		sc.mu.Lock()
+		c := sc.calls[f.SeqID]
+		sc.mu.Unlock()
+		if c != nil {
+			c.cancelByPeer()
+		}
+	case frame.TypeSubscribe, frame.TypeUnsubscribe, frame.TypePublish:
+		if f.Type != frame.TypePublish || f.SeqID != 0 {
+			sc.reply(f.SeqID, codes.Unimplemented, "publish/subscribe is not enabled on this server")
+		}
+	default:
+		// RESPONSE and the like from a client: nothing to do.
+	}
+	return nil
+}
+
+func (sc *serverConn) tooLarge(f *frame.Frame) {
+	msg := "message exceeds the server's " + strconv.Itoa(sc.t.opts.maxRecvMsg) + "-byte limit"
+	switch f.Type {
+	case frame.TypeRequest, frame.TypeSubscribe, frame.TypePublish, frame.TypeUnsubscribe:
+		sc.reply(f.SeqID, codes.ResourceExhausted, msg)
+	case frame.TypeStream:
+		sc.mu.Lock()
+		c := sc.calls[f.SeqID]
+		sc.mu.Unlock()
+		if c != nil {
+			c.finish(status.New(codes.ResourceExhausted, msg))
+		}
+	}
+}
+
+// open starts a call or notify.
+func (sc *serverConn) open(f *frame.Frame) error {
+	notify := f.Type == frame.TypeNotify
+	id := f.SeqID
+	if notify {
+		id = 0
+	} else if id == 0 {
+		return &connErr{codes.InvalidArgument, "REQUEST with seq_id 0"}
+	}
+	path, ok := f.Meta.Get(frame.KeyPath)
+	if !ok || len(path) == 0 {
+		sc.reply(id, codes.InvalidArgument, "missing :path")
+		return nil
+	}
+	mi := sc.srv.methods[string(path)]
+	if mi == nil && sc.srv.opts.unknown == nil {
+		sc.reply(id, codes.Unimplemented, "unknown method "+string(path))
+		return nil
+	}
+	ct, hasCT := f.Meta.Get(frame.KeyContentType)
+	if mi != nil && hasCT && string(ct) != "application/proto" && string(ct) != "application/protobuf" {
+		sc.reply(id, codes.InvalidArgument, "content-type "+sanitize(string(ct))+" is not supported by "+mi.path)
+		return nil
+	}
+	var timeout int64 = -1
+	if v, ok := f.Meta.Get(frame.KeyTimeoutMs); ok {
+		n, err := strconv.ParseInt(string(v), 10, 64)
+		if err != nil || n < 0 {
+			sc.reply(id, codes.InvalidArgument, "bad timeout-ms "+strconv.Quote(sanitize(string(v))))
+			return nil
+		}
+		timeout = n
+	}
+
+	sc.mu.Lock()
+	switch {
+	case sc.draining:
+		sc.mu.Unlock()
+		sc.reply(id, codes.Unavailable, "server is shutting down; retry on another connection")
+		return nil
+	case id != 0 && sc.calls[id] != nil:
+		sc.mu.Unlock()
+		return &connErr{codes.InvalidArgument, "seq_id " + strconv.FormatUint(uint64(id), 10) + " reused while its call is open"}
+	case len(sc.calls) >= sc.t.opts.maxCalls:
+		sc.mu.Unlock()
+		sc.reply(id, codes.ResourceExhausted, "too many concurrent calls on this connection")
+		return nil
+	}
+	c := newServerCall(sc, f, id, mi, timeout)
+	if id != 0 {
+		sc.calls[id] = c
+		if id > sc.maxID {
+			sc.maxID = id
+		}
+	}
+	sc.active++
+	sc.mu.Unlock()
+	go c.run()
+	return nil
+}
+
+// callEnded removes a call that has ended and closes a draining connection
+// when it was the last.
+func (sc *serverConn) callEnded(c *serverCall) {
+	sc.mu.Lock()
+	if c.id != 0 && sc.calls[c.id] == c {
+		delete(sc.calls, c.id)
+	}
+	sc.mu.Unlock()
+}
+
+func (sc *serverConn) handlerDone() {
+	sc.mu.Lock()
+	sc.active--
+	closeNow := sc.draining && sc.active == 0
+	sc.mu.Unlock()
+	if closeNow {
+		sc.t.closeAfterFlush(DefaultShutdownWriteWait, nil)
+	}
+}
