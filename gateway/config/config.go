@@ -1,0 +1,277 @@
+package config
+
+import (
+	"strings"
+	"time"
+)
+
+// Defaults of the configuration; each field's doc repeats its own.
+const (
+	DefaultShutdownGrace        = 30 * time.Second
+	DefaultWatchInterval        = 2 * time.Second
+	DefaultLogFormat            = "text"
+	DefaultLogLevel             = "info"
+	DefaultMaxMessageSize       = 4 << 20
+	DefaultMaxMetadataSize      = 16 << 10
+	DefaultMaxConcurrentStreams = 1024
+	DefaultMaxConnections       = 10_000
+	DefaultMCPAddr              = "127.0.0.1:7070"
+	DefaultGRPCAddr             = "127.0.0.1:9090"
+	DefaultAdminAddr            = "127.0.0.1:9901"
+	DefaultProtocol             = "grpc"
+	DefaultBalancer             = "round_robin"
+	DefaultEndpointWeight       = 1
+	DefaultDNSRefresh           = 30 * time.Second
+	DefaultHealthInterval       = 5 * time.Second
+	DefaultHealthTimeout        = 1 * time.Second
+	DefaultUnhealthyThreshold   = 3
+	DefaultHealthyThreshold     = 1
+	DefaultConsecutiveFailures  = 5
+	DefaultEjectionTime         = 30 * time.Second
+)
+
+// protocols an upstream may speak, and balancers it may use.
+var (
+	protocols = []string{"grpc", "mcp"}
+	balancers = []string{"round_robin", "weighted_round_robin", "least_request", "random"}
+)
+
+// Config is the gateway's whole configuration. Server and Listeners are
+// static: the gateway reads them at start and a change needs a restart.
+// Upstreams and Routes are dynamic: a reload compiles them into a new route
+// table and swaps it in.
+type Config struct {
+	// Server holds process-wide settings. Static.
+	Server Server `json:"server"`
+	// Listeners are the front doors and the admin endpoint. Static.
+	Listeners Listeners `json:"listeners"`
+	// Upstreams are the named backends routes send calls to, in file order.
+	// Dynamic.
+	Upstreams []Upstream `json:"upstreams"`
+	// Routes are tried in order; the first whose predicates all match serves
+	// the call. Dynamic.
+	Routes []Route `json:"routes"`
+
+	file   string              // the name given to Parse
+	digest string              // sha256 of the parsed bytes, hex
+	pos    map[string]position // key path → where it is in the file
+}
+
+// Server holds the process-wide settings. Static.
+type Server struct {
+	// ShutdownGrace is how long a shutdown waits for calls in flight before
+	// closing connections. Default 30s.
+	ShutdownGrace Duration `json:"shutdown_grace"`
+	// WatchInterval is how often the config file is polled for changes; 0s
+	// turns watching off (a reload signal still reloads). Default 2s.
+	WatchInterval Duration `json:"watch_interval"`
+	// Log configures the daemon's log.
+	Log Log `json:"log"`
+	// Limits bound what one peer can make the gateway hold.
+	Limits Limits `json:"limits"`
+}
+
+// Log configures the daemon's log.
+type Log struct {
+	// Format is "text" or "json". Default "text".
+	Format string `json:"format"`
+	// Level is "debug", "info", "warn" or "error". Default "info".
+	Level string `json:"level"`
+}
+
+// Limits bound what one peer can make the gateway hold. Each is positive.
+type Limits struct {
+	// MaxMessageSize bounds one message (request or response) carried
+	// through the gateway. Default 4MiB.
+	MaxMessageSize Size `json:"max_message_size"`
+	// MaxMetadataSize bounds the metadata (headers) of one call. Default 16KiB.
+	MaxMetadataSize Size `json:"max_metadata_size"`
+	// MaxConcurrentStreams bounds the calls in flight on one client
+	// connection. Default 1024.
+	MaxConcurrentStreams int `json:"max_concurrent_streams"`
+	// MaxConnections bounds the client connections one listener holds.
+	// Default 10000.
+	MaxConnections int `json:"max_connections"`
+}
+
+// Listeners are the gateway's listening addresses; a nil Listener is off.
+// When the configuration has no listeners section, MCP, gRPC and admin
+// listen on their defaults (127.0.0.1:7070, :9090 and :9901); when it has
+// one, exactly the listeners it names are on. Static.
+type Listeners struct {
+	MCP   *Listener `json:"mcp,omitempty"`
+	GRPC  *Listener `json:"grpc,omitempty"`
+	HTTP  *Listener `json:"http,omitempty"`
+	Admin *Listener `json:"admin,omitempty"`
+}
+
+// Listener is one listening address.
+type Listener struct {
+	// Addr is "host:port"; an empty host listens on every interface, port 0
+	// picks a free port. Required.
+	Addr string `json:"addr"`
+}
+
+// Upstream is a named group of backend endpoints. Dynamic.
+type Upstream struct {
+	// Name is the upstream's key under upstreams: letters, digits, '.', '_'
+	// and '-'. Routes name it in their uri (lb://name).
+	Name string `json:"name"`
+	// Endpoints are static backend addresses. Exactly one of Endpoints and
+	// DNS is set.
+	Endpoints []Endpoint `json:"endpoints,omitempty"`
+	// DNS resolves the endpoints from a name, periodically.
+	DNS *DNS `json:"dns,omitempty"`
+	// Protocol is what the backends speak: "grpc" or "mcp". Default "grpc".
+	Protocol string `json:"protocol"`
+	// Balancer picks an endpoint per call: "round_robin",
+	// "weighted_round_robin", "least_request" (power of two choices) or
+	// "random". Default "round_robin".
+	Balancer string `json:"balancer"`
+	// HealthCheck turns active health checks on (grpc.health.v1 for gRPC
+	// backends, PING for MCP ones). Nil, the default, means off: an endpoint
+	// is healthy until passive ejection says otherwise.
+	HealthCheck *HealthCheck `json:"health_check,omitempty"`
+	// Passive ejects endpoints whose calls keep failing. On by default.
+	Passive Passive `json:"passive"`
+}
+
+// Endpoint is one backend address.
+type Endpoint struct {
+	// Addr is "host:port", both required. Endpoints may also be written as
+	// a plain string: - "127.0.0.1:50051".
+	Addr string `json:"addr"`
+	// Weight is the endpoint's share for weighted_round_robin, positive.
+	// Default 1.
+	Weight int `json:"weight"`
+}
+
+// DNS finds an upstream's endpoints by resolving a name.
+type DNS struct {
+	// Name is "host:port": every address host resolves to, on port. Required.
+	Name string `json:"name"`
+	// Refresh is how often the name is resolved again. Default 30s.
+	Refresh Duration `json:"refresh"`
+}
+
+// HealthCheck configures active health checks; every field has a default.
+type HealthCheck struct {
+	// Interval between checks of one endpoint. Default 5s.
+	Interval Duration `json:"interval"`
+	// Timeout of one check, at most Interval. Default 1s.
+	Timeout Duration `json:"timeout"`
+	// UnhealthyThreshold is how many failed checks in a row make an endpoint
+	// unhealthy. Default 3.
+	UnhealthyThreshold int `json:"unhealthy_threshold"`
+	// HealthyThreshold is how many passed checks in a row make it healthy
+	// again. Default 1.
+	HealthyThreshold int `json:"healthy_threshold"`
+}
+
+// Passive configures passive ejection: an endpoint whose calls fail
+// ConsecutiveFailures times in a row is taken out of the balancer for
+// EjectionTime, then tried again.
+type Passive struct {
+	// ConsecutiveFailures that eject an endpoint; 0 turns ejection off.
+	// Default 5.
+	ConsecutiveFailures int `json:"consecutive_failures"`
+	// EjectionTime is how long an ejected endpoint stays out. Default 30s.
+	EjectionTime Duration `json:"ejection_time"`
+}
+
+// Route is one entry of the route table. Dynamic.
+type Route struct {
+	// ID names the route, unique. Required.
+	ID string `json:"id"`
+	// URI is where matching calls go: "lb://" and an upstream's name.
+	// Required.
+	URI string `json:"uri"`
+	// Predicates must all match for the route to serve a call; none matches
+	// every call.
+	Predicates []Spec `json:"predicates"`
+	// Filters rewrite the call on its way to the upstream, in order.
+	Filters []Spec `json:"filters"`
+}
+
+// Upstream returns the upstream name of r's URI, or "" if the URI is not
+// "lb://name".
+func (r *Route) Upstream() string {
+	name, ok := strings.CutPrefix(r.URI, "lb://")
+	if !ok {
+		return ""
+	}
+	return name
+}
+
+// Default returns the configuration of an empty file: default server
+// settings, MCP, gRPC and admin listeners on their default addresses, no
+// upstreams and no routes.
+func Default() *Config {
+	return &Config{
+		Server:    defaultServer(),
+		Listeners: defaultListeners(),
+		Upstreams: []Upstream{},
+		Routes:    []Route{},
+	}
+}
+
+// File returns the name the configuration was parsed under, or "".
+func (c *Config) File() string { return c.file }
+
+// Digest returns the SHA-256 of the bytes the configuration was parsed
+// from, in hex, or "" for a Config built in code.
+func (c *Config) Digest() string { return c.digest }
+
+// Upstream returns the upstream called name.
+func (c *Config) Upstream(name string) (*Upstream, bool) {
+	for i := range c.Upstreams {
+		if c.Upstreams[i].Name == name {
+			return &c.Upstreams[i], true
+		}
+	}
+	return nil, false
+}
+
+func defaultServer() Server {
+	return Server{
+		ShutdownGrace: Duration(DefaultShutdownGrace),
+		WatchInterval: Duration(DefaultWatchInterval),
+		Log:           Log{Format: DefaultLogFormat, Level: DefaultLogLevel},
+		Limits: Limits{
+			MaxMessageSize:       DefaultMaxMessageSize,
+			MaxMetadataSize:      DefaultMaxMetadataSize,
+			MaxConcurrentStreams: DefaultMaxConcurrentStreams,
+			MaxConnections:       DefaultMaxConnections,
+		},
+	}
+}
+
+func defaultListeners() Listeners {
+	return Listeners{
+		MCP:   &Listener{Addr: DefaultMCPAddr},
+		GRPC:  &Listener{Addr: DefaultGRPCAddr},
+		Admin: &Listener{Addr: DefaultAdminAddr},
+	}
+}
+
+func defaultUpstream(name string) Upstream {
+	return Upstream{
+		Name:     name,
+		Protocol: DefaultProtocol,
+		Balancer: DefaultBalancer,
+		Passive:  defaultPassive(),
+	}
+}
+
+func defaultHealthCheck() HealthCheck {
+	return HealthCheck{
+		Interval:           Duration(DefaultHealthInterval),
+		Timeout:            Duration(DefaultHealthTimeout),
+		UnhealthyThreshold: DefaultUnhealthyThreshold,
+		HealthyThreshold:   DefaultHealthyThreshold,
+	}
+}
+
+func defaultPassive() Passive {
+	return Passive{ConsecutiveFailures: DefaultConsecutiveFailures, EjectionTime: Duration(DefaultEjectionTime)}
+}
