@@ -402,3 +402,9 @@ func (r *RawStream) SendMsg(b []byte) error { return r.c.sendBytes(b, true) }
 
 // SetTrailer adds trailer metadata, sent with the RESPONSE.
 func (r *RawStream) SetTrailer(md metadata.MD) { _ = r.c.SetTrailer(md) }
+
+// HalfClosed reports whether the client has already half-closed: the
+// REQUEST carried END_STREAM, so after its one message RecvMsg returns
+// io.EOF. A proxy uses it to forward unary and server-streaming calls
+// without a goroutine for the request side.
+func (r *RawStream) HalfClosed() bool { return r.c.in == nil }

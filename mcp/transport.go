@@ -51,6 +51,8 @@ type transport struct {
 	lastRead atomic.Int64 // unix nanos of the last frame received
 	pingSeq  atomic.Uint32
 	hb       *time.Timer
+	pingMu   sync.Mutex
+	pings    map[uint32]chan struct{} // Ping calls waiting for their PONG
 
 	done      chan struct{} // closed when the connection is closed
 	closeOnce sync.Once
@@ -276,7 +278,8 @@ func (t *transport) readLoop() {
 			}
 			_ = t.enqueue(context.Background(), frame.Header{Type: frame.TypePong, SeqID: f.SeqID}, nil, f.Body, true)
 		case frame.TypePong:
-			// lastRead is all a PONG is for.
+			// lastRead is what heartbeats need; a Ping caller may wait too.
+			t.pong(f.SeqID)
 		case frame.TypeGoAway:
 			t.h.goAway(&f)
 		default:
