@@ -1,0 +1,27 @@
+package rawcodec_test
+
+import (
+	"bytes"
+	"testing"
+
+	"github.com/mcpbridge/mcpbridge/gateway/rawcodec"
+)
+
+func TestRoundTrip(t *testing.T) {
+	var c rawcodec.Codec
+	in := []byte{0x0a, 0x01, 0x31}
+	bs, err := c.Marshal(&in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []byte
+	if err := c.Unmarshal(bs, &out); err != nil || !bytes.Equal(out, in) {
+		t.Fatalf("Unmarshal = %x, %v", out, err)
+	}
+	if _, err := c.Marshal("nope"); err == nil {
+		t.Fatal("Marshal(string) succeeded")
+	}
+	if err := c.Unmarshal(bs, new(string)); err == nil {
+		t.Fatal("Unmarshal(*string) succeeded")
+	}
+}
