@@ -38,6 +38,7 @@ type Conn struct {
 	dialing bool
 	stop    chan struct{} // closed by Close: stops redialing
 	wg      sync.WaitGroup
+	subs    connSubs // resubscription (pubsub_client.go)
 }
 
 var _ grpc.ClientConnInterface = (*Conn)(nil)
@@ -107,7 +108,9 @@ func (c *Conn) connect(ctx context.Context) (*clientConn, error) {
 // install makes cc the current connection. c.mu is held.
 func (c *Conn) install(cc *clientConn) {
 	if c.closed {
-		cc.t.close(ErrConnClosing)
+		// Never started: no calls, no goroutines, nothing to tell. Closing
+		// the transport would call lost, which takes c.mu (held here).
+		_ = cc.t.conn.Close()
 		return
 	}
 	c.cur = cc

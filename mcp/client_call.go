@@ -280,7 +280,12 @@ func (c *Conn) unary1(ctx context.Context, req *RawRequest, body []byte, co *cal
 		}
 		err = cc.t.enqueue(ctx, frame.Header{Type: frame.TypeRequest, Flags: frame.FlagEndStream, DstAddr: req.DstAddr, SeqID: call.id}, meta, body, false)
 		if err != nil {
-			cc.remove(call)
+			if !cc.remove(call) {
+				// The connection's end failed the call first (done is
+				// closed): a retry needs a fresh one, or it would send the
+				// REQUEST and still return the stale error.
+				call = &clientCall{done: make(chan struct{}), maxRecv: co.maxRecv}
+			}
 			if ctx.Err() != nil {
 				return nil, ctxStatus(ctx)
 			}
@@ -451,9 +456,17 @@ type clientStream struct {
 	optsDone   bool
 }
 
-func (s *clientStream) ctxDone() {
+func (s *clientStream) ctxDone() { s.abandon(ctxStatus(s.ctx)) }
+
+// abandon ends the call with err and tells the server with CANCEL if the
+// REQUEST went out. It ends the call before reading sent, and send stores
+// sent before reading ended: whichever runs second sees the other, so a
+// REQUEST racing the abandon is always followed by a CANCEL (otherwise the
+// server would run a handler nobody cancels). It does not wait for a send
+// blocked on write room.
+func (s *clientStream) abandon(err error) {
+	s.call.fail(err)
 	s.cc.cancel(s.call, s.sent.Load())
-	s.call.fail(ctxStatus(s.ctx))
 }
 
 // send sends one message (b != nil) and/or the half-close. It opens the
@@ -492,6 +505,11 @@ func (s *clientStream) send(b []byte, msg, end bool) error {
 	if h.Type == frame.TypeRequest {
 		s.sent.Store(true)
 		s.meta = nil
+		if err == nil && s.call.ended.Load() {
+			// Abandoned while the REQUEST was queued: abandon may have seen
+			// it unsent (see abandon). A CANCEL too many is ignored.
+			_ = s.cc.t.enqueue(context.Background(), frame.Header{Type: frame.TypeCancel, SeqID: s.call.id}, nil, nil, true)
+		}
 	}
 	if err != nil {
 		if s.ctx.Err() != nil {
@@ -643,6 +661,5 @@ func (r *RawClientStream) Context() context.Context { return r.s.ctx }
 
 // Cancel abandons the call (a CANCEL frame); RecvMsg then returns CANCELED.
 func (r *RawClientStream) Cancel() {
-	r.s.cc.cancel(r.s.call, r.s.sent.Load())
-	r.s.call.fail(status.Error(codes.Canceled, "mcp: call cancelled"))
+	r.s.abandon(status.Error(codes.Canceled, "mcp: call cancelled"))
 }

@@ -18,9 +18,10 @@ type clientConn struct {
 
 	mu      sync.Mutex
 	calls   map[uint32]*clientCall
-	next    uint32 // last seq_id used
-	away    bool   // the server said GOAWAY, or the connection closed
-	awayErr error  // why, for calls it ends
+	next    uint32                   // last seq_id used
+	away    bool                     // the server said GOAWAY, or the connection closed
+	awayErr error                    // why, for calls it ends
+	subs    map[uint32]*Subscription // subscriptions bound here (pubsub_client.go)
 }
 
 func newClientConn(c *Conn, nc net.Conn) *clientConn {
@@ -45,7 +46,7 @@ func (cc *clientConn) add(call *clientCall) error {
 		if cc.next == 0 {
 			cc.next = 1 // ids wrap, skipping 0
 		}
-		if cc.calls[cc.next] == nil {
+		if cc.calls[cc.next] == nil && cc.subs[cc.next] == nil {
 			break
 		}
 	}
@@ -103,6 +104,8 @@ func (cc *clientConn) handleFrame(f *frame.Frame) error {
 	case frame.TypeResponse:
 		if call := cc.take(f.SeqID); call != nil {
 			call.complete(f)
+		} else {
+			cc.subResponse(f)
 		}
 	case frame.TypeStream:
 		if call := cc.lookup(f.SeqID); call != nil {
@@ -111,14 +114,19 @@ func (cc *clientConn) handleFrame(f *frame.Frame) error {
 				call.fail(err)
 			}
 		}
+	case frame.TypePublish:
+		cc.deliver(f) // pubsub_client.go
 	default:
-		// Frames a server should not send (REQUEST, ...) and PUBLISH
-		// deliveries for subscriptions this client does not hold.
+		// Frames a server should not send (REQUEST, ...).
 	}
 	return nil
 }
 
 func (cc *clientConn) tooLarge(f *frame.Frame) {
+	if f.Type == frame.TypePublish {
+		cc.deliveryTooLarge(f)
+		return
+	}
 	if f.Type != frame.TypeResponse && f.Type != frame.TypeStream {
 		return
 	}
@@ -156,6 +164,7 @@ func (cc *clientConn) goAway(f *frame.Frame) {
 		call.fail(status.Error(codes.Unavailable, "mcp: "+reason+"; call "+strconv.FormatUint(uint64(call.id), 10)+" was not processed and is safe to retry"))
 	}
 	cc.c.lost(cc, false, status.Error(codes.Unavailable, "mcp: "+reason))
+	cc.subsAway() // subscriptions move to the next connection
 	if idle {
 		cc.t.closeAfterFlush(DefaultShutdownWriteWait, nil)
 	}
@@ -177,4 +186,5 @@ func (cc *clientConn) closed(err error) {
 		call.fail(err)
 	}
 	cc.c.lost(cc, true, err)
+	cc.subsClosed(err)
 }

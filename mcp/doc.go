@@ -28,6 +28,33 @@
 // Conn.InvokeRaw on the client, and a RawHandler (WithUnknownHandler) on the
 // server for any path no registered service serves.
 //
+// # Publish/subscribe
+//
+// A Server given a pubsub.Bus (WithBus) serves PROTOCOL.md §7: a client's
+// SUBSCRIBE becomes a bus subscription whose messages reach it as PUBLISH
+// frames under the subscription's seq_id, with the concrete :topic and the
+// message's header as metadata; a client's PUBLISH is published on the bus
+// (confirmed by a RESPONSE when its seq_id is not 0). Each subscription is
+// one goroutine that answers the SUBSCRIBE and then pumps the bus
+// subscription into the connection's writer; when the writer is backed up
+// the pump waits, the bus subscription's bounded queue fills
+// (WithSubscriptionQueue) and the bus's slow-consumer policy applies: drop
+// and count, or end the subscription, which the client learns from a
+// RESPONSE RESOURCE_EXHAUSTED on its id. Subscriptions per connection are
+// bounded (WithMaxSubscriptions, default 10,000), share the client's id
+// space with calls, end with their connection, and do not hold up a drain
+// (Shutdown ends them with UNAVAILABLE). The same bus can be served as the
+// pubsub.v1.PubSub service too (package pubsub/pubsubsvc).
+//
+// On the client, Conn.Subscribe returns once the server has answered; the
+// Subscription delivers *pubsub.Message values on a bounded channel that the
+// connection's reader fills without ever waiting (a full queue drops and
+// counts, WithDeliveryQueue and WithDeliveryPolicy), and is made again on
+// the next connection when the connection is lost or the server goes away,
+// as NATS clients do (messages published in between are missed).
+// Conn.Publish is fire-and-forget unless WithConfirm. Topics and filters on
+// MCP/1 are printable ASCII (they travel as metadata values).
+//
 // # Connections
 //
 // Each connection has one reader goroutine, which decodes frames and

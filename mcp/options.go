@@ -176,6 +176,7 @@ type serverOptions struct {
 	unaryInts  []grpc.UnaryServerInterceptor
 	streamInts []grpc.StreamServerInterceptor
 	unknown    RawHandler
+	pubsub     serverPubSub // pubsub_options.go
 }
 
 type serverOption func(*serverOptions)

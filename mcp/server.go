@@ -187,8 +187,8 @@ func (s *Server) serveConn(nc net.Conn) {
 		return
 	}
 	s.conns[sc] = struct{}{}
+	sc.t.start() // under s.mu: Close must not close the transport while start sets it up
 	s.mu.Unlock()
-	sc.t.start()
 }
 
 func (s *Server) removeConn(sc *serverConn) {

@@ -67,14 +67,26 @@ func newServerCall(sc *serverConn, f *frame.Frame, id uint32, mi *methodInfo, ti
 		c.first = append([]byte(nil), f.Body...)
 		c.hasFirst = true
 	}
-	if !f.Flags.Has(frame.FlagEndStream) {
+	// A NOTIFY is one message whatever its flags (seq_id 0: no STREAM frame
+	// can follow it), so its input ends after the first message; otherwise a
+	// handler reading to io.EOF would wait for ever.
+	if !f.Flags.Has(frame.FlagEndStream) && !c.notify {
 		c.in = make(chan []byte, sc.t.opts.streamQueue)
 	}
 	ctx := sc.ctx
 	if timeoutMs >= 0 {
-		ctx, c.cancel = context.WithTimeout(ctx, time.Duration(timeoutMs)*time.Millisecond)
+		dctx, cancel := context.WithTimeout(ctx, time.Duration(timeoutMs)*time.Millisecond)
+		ctx, c.cancel = dctx, cancel
 		if id != 0 {
-			c.stopDL = context.AfterFunc(ctx, c.deadlineHit)
+			// The watcher runs on its own goroutine, at once for timeout-ms
+			// 0: it must not read c.ctx, which is set below. finish orders it
+			// after open (which builds c holding sc.mu) before reading the
+			// rest of c.
+			c.stopDL = context.AfterFunc(dctx, func() {
+				if dctx.Err() == context.DeadlineExceeded {
+					c.deadlineHit()
+				}
+			})
 		}
 	} else {
 		ctx, c.cancel = context.WithCancel(ctx)
@@ -89,9 +101,7 @@ func newServerCall(sc *serverConn, f *frame.Frame, id uint32, mi *methodInfo, ti
 }
 
 func (c *serverCall) deadlineHit() {
-	if c.ctx.Err() == context.DeadlineExceeded {
-		c.finish(status.New(codes.DeadlineExceeded, "deadline exceeded (timeout-ms)"))
-	}
+	c.finish(status.New(codes.DeadlineExceeded, "deadline exceeded (timeout-ms)"))
 }
 
 // push queues a STREAM frame's message; called by the reader.
@@ -222,6 +232,11 @@ func (c *serverCall) sendBytes(b []byte, copyHeld bool) error {
 		return nil
 	}
 	if c.ended.Load() {
+		// ended is set a moment before the context is cancelled: never
+		// report a message as sent on a call that has ended.
+		if c.ctx.Err() == nil {
+			return status.Error(codes.Canceled, "mcp: the call has ended")
+		}
 		return ctxStatus(c.ctx)
 	}
 	c.mu.Lock()
@@ -266,10 +281,12 @@ func (c *serverCall) finish(st *status.Status) {
 	if !c.ended.CompareAndSwap(false, true) {
 		return
 	}
+	// callEnded takes sc.mu first: from the deadline watcher, that orders
+	// what follows after open, which set stopDL and the rest of c under it.
+	c.sc.callEnded(c)
 	if c.stopDL != nil {
 		c.stopDL()
 	}
-	c.sc.callEnded(c)
 	if c.deliver {
 		c.mu.Lock()
 		header := c.takeHeaderLocked()

@@ -24,6 +24,7 @@ type serverConn struct {
 	active   int                    // calls and notifies whose handler runs
 	maxID    uint32                 // highest call id accepted
 	draining bool
+	ps       connPubSub // subscriptions (pubsub_server.go)
 }
 
 func newServerConn(s *Server, nc net.Conn) *serverConn {
@@ -51,6 +52,7 @@ func (sc *serverConn) drain() {
 	sc.mu.Unlock()
 	meta := frame.Metadata(nil).Append(frame.KeyErrorMessage, "server shutting down")
 	_ = sc.t.enqueue(context.Background(), frame.Header{Type: frame.TypeGoAway, SeqID: last}, meta, nil, true)
+	sc.drainSubs() // subscriptions do not delay a drain: they end with UNAVAILABLE
 	if idle {
 		sc.t.closeAfterFlush(DefaultShutdownWriteWait, nil)
 	}
@@ -65,6 +67,7 @@ func (sc *serverConn) closed(err error) {
 	for _, c := range calls {
 		c.abandon()
 	}
+	sc.closeSubs()
 	sc.srv.removeConn(sc)
 }
 
@@ -98,11 +101,11 @@ func (sc *serverConn) handleFrame(f *frame.Frame) error {
 		sc.mu.Unlock()
 		if c != nil {
 			c.cancelByPeer()
+		} else {
+			sc.cancelSub(f.SeqID)
 		}
 	case frame.TypeSubscribe, frame.TypeUnsubscribe, frame.TypePublish:
-		if f.Type != frame.TypePublish || f.SeqID != 0 {
-			sc.reply(f.SeqID, codes.Unimplemented, "publish/subscribe is not enabled on this server")
-		}
+		return sc.handlePubSub(f) // pubsub_server.go
 	default:
 		// RESPONSE and the like from a client: nothing to do.
 	}
@@ -164,7 +167,7 @@ func (sc *serverConn) open(f *frame.Frame) error {
 		sc.mu.Unlock()
 		sc.reply(id, codes.Unavailable, "server is shutting down; retry on another connection")
 		return nil
-	case id != 0 && sc.calls[id] != nil:
+	case id != 0 && (sc.calls[id] != nil || sc.ps.subs[id] != nil):
 		sc.mu.Unlock()
 		return &connErr{codes.InvalidArgument, "seq_id " + strconv.FormatUint(uint64(id), 10) + " reused while its call is open"}
 	case len(sc.calls) >= sc.t.opts.maxCalls:

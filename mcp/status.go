@@ -34,10 +34,15 @@ func appendStatus(m frame.Metadata, s *status.Status) frame.Metadata {
 	if s == nil || s.Code() == codes.OK {
 		return m
 	}
+	lossy := false // error-message cannot carry the message as it is
 	if msg := s.Message(); msg != "" {
-		m = m.Append(frame.KeyErrorMessage, sanitize(msg))
+		clean := sanitize(msg)
+		lossy = clean != msg
+		m = m.Append(frame.KeyErrorMessage, clean)
 	}
-	if p := s.Proto(); len(p.GetDetails()) > 0 {
+	// error-details-bin carries the whole google.rpc.Status: the details, and
+	// a message that is not printable ASCII (UTF-8, newlines) unchanged.
+	if p := s.Proto(); len(p.GetDetails()) > 0 || lossy {
 		if b, err := proto.Marshal(p); err == nil && len(m)+len(b)+20 <= frame.MaxMetaLen {
 			m = m.AppendBytes(frame.KeyErrorDetails, b)
 		}

@@ -48,7 +48,9 @@ type transport struct {
 	wreason  error         // the close reason once wclosing
 	wake     chan struct{} // cap 1: there is something to write
 
-	lastRead atomic.Int64 // unix nanos of the last frame received
+	epoch    time.Time     // the clock's origin for lastRead (monotonic)
+	rclock   clockedReader // the decoder's source: conn, noting when bytes arrive
+	lastRead atomic.Int64  // when the last frame was received, in nanoseconds since epoch
 	pingSeq  atomic.Uint32
 	hb       *time.Timer
 	pingMu   sync.Mutex
@@ -69,13 +71,38 @@ func newTransport(conn net.Conn, opts *connOptions, h frameHandler) *transport {
 		conn: conn,
 		opts: opts,
 		h:    h,
-		dec:  frame.NewDecoder(conn),
 		wake: make(chan struct{}, 1),
 		done: make(chan struct{}),
+		// The monotonic clock alone (time.Since) is half the cost of
+		// time.Now and ignores wall-clock jumps.
+		epoch: time.Now(),
 	}
+	t.rclock = clockedReader{r: conn, t: t}
+	t.dec = frame.NewDecoder(&t.rclock)
 	t.dec.SetLimits(opts.maxRecvMsg, opts.maxFrame)
-	t.lastRead.Store(time.Now().UnixNano())
 	return t
+}
+
+// sinceEpoch is the time for lastRead.
+func (t *transport) sinceEpoch() int64 { return int64(time.Since(t.epoch)) }
+
+// clockedReader notes when each read from the connection returned bytes, so
+// that the reader learns when a frame arrived (the time of the read that
+// completed it) with one clock reading per read call rather than one per
+// frame: a read often brings many frames, and the clock was the reader's
+// largest cost after decoding. Used by the reader goroutine only.
+type clockedReader struct {
+	r    io.Reader
+	t    *transport
+	last int64 // sinceEpoch of the last read that returned bytes
+}
+
+func (c *clockedReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	if n > 0 {
+		c.last = c.t.sinceEpoch()
+	}
+	return n, err
 }
 
 // start launches the reader, writer and heartbeat.
@@ -262,14 +289,14 @@ func (t *transport) readLoop() {
 		if err != nil {
 			var fe *frame.Error
 			if errors.As(err, &fe) && !fe.Connection() {
-				t.lastRead.Store(time.Now().UnixNano())
+				t.lastRead.Store(t.rclock.last)
 				t.h.tooLarge(&f)
 				continue
 			}
 			t.readFailed(err)
 			return
 		}
-		t.lastRead.Store(time.Now().UnixNano())
+		t.lastRead.Store(t.rclock.last)
 		switch f.Type {
 		case frame.TypePing:
 			if len(f.Body) > frame.MaxPingBody {
@@ -345,7 +372,7 @@ func (t *transport) startHeartbeat() {
 		if t.isDone() {
 			return
 		}
-		idle := time.Duration(time.Now().UnixNano() - t.lastRead.Load())
+		idle := time.Duration(t.sinceEpoch() - t.lastRead.Load())
 		if k.Timeout > 0 && idle >= k.Timeout {
 			t.close(status.Errorf(codes.Unavailable, "mcp: no frame from the peer for %v", idle.Round(time.Millisecond)))
 			return
