@@ -2,7 +2,9 @@
 // filters with MQTT semantics, a matching trie, queue groups, and the Bus
 // interface with an in-process implementation (NewLocal). Package natsbus
 // implements the same Bus on NATS for gateways that run as a cluster. Every
-// front door (MCP, gRPC, HTTP, MQTT) publishes to and subscribes on one Bus.
+// front door (MCP, gRPC, HTTP, MQTT) publishes to and subscribes on one Bus:
+// mcp.WithBus serves it as MCP/1 SUBSCRIBE and PUBLISH frames, and package
+// pubsubsvc as the gRPC service pubsub.v1.PubSub.
 //
 // # Topics and filters
 //

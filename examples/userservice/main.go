@@ -14,13 +14,22 @@
 //	             port 0 to pick a free port)
 //
 // One implementation serves both transports. The MCP/1 server (package mcp)
-// serves the same generated service unchanged, plus health and reflection
-// over MCP. The gRPC server also offers the standard health service (grpc.health.v1,
+// serves the same generated service unchanged, plus health over MCP. The
+// gRPC server also offers the standard health service (grpc.health.v1,
 // reporting SERVING) and server reflection, so generic tools work against it:
 //
 //	grpcurl -plaintext 127.0.0.1:50051 list
 //	grpcurl -plaintext -d '{"user_id":"1"}' 127.0.0.1:50051 user.v1.UserService/GetUser
 //	grpc-health-probe -addr 127.0.0.1:50051
+//
+// Publish/subscribe: one in-process bus (pubsub.NewLocal) is served three
+// ways, so every subscriber sees every publisher whatever its protocol: as
+// MCP/1 SUBSCRIBE/UNSUBSCRIBE/PUBLISH frames on the MCP port (mcp.WithBus;
+// mcp.Conn.Subscribe and Conn.Publish), and as the pubsub.v1.PubSub service
+// (package pubsub/pubsubsvc) over both gRPC and MCP/1:
+//
+//	grpcurl -plaintext -d '{"filter":"orders/#"}' 127.0.0.1:50051 pubsub.v1.PubSub/Subscribe
+//	grpcurl -plaintext -d '{"topic":"orders/eu/created","payload":"aGk="}' 127.0.0.1:50051 pubsub.v1.PubSub/Publish
 //
 // It prints each address it listens on to stdout ("grpc listening on ADDR",
 // "mcp listening on ADDR"), logs to stderr, and on SIGINT or SIGTERM stops gracefully: health
@@ -48,7 +57,10 @@ import (
 
 	"github.com/mcpbridge/mcpbridge/examples/userservice/users"
 	"github.com/mcpbridge/mcpbridge/mcp"
+	pubsubv1 "github.com/mcpbridge/mcpbridge/proto/pubsub/v1"
 	userv1 "github.com/mcpbridge/mcpbridge/proto/user/v1"
+	"github.com/mcpbridge/mcpbridge/pubsub"
+	"github.com/mcpbridge/mcpbridge/pubsub/pubsubsvc"
 )
 
 // shutdownTimeout bounds the graceful stop; RPCs still running after it
@@ -87,6 +99,11 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		return fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
 	svc := users.New()
+	// One bus for every front door: MCP frames, and pubsub.v1.PubSub over
+	// gRPC and MCP.
+	bus := pubsub.NewLocal()
+	defer bus.Close()
+	pubsubSvc := pubsubsvc.New(bus)
 
 	grpcLis, err := net.Listen("tcp", *grpcAddr)
 	if err != nil {
@@ -97,6 +114,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	healthServer := health.NewServer() // overall status "" starts SERVING
 	healthServer.SetServingStatus(userv1.UserService_ServiceDesc.ServiceName, healthpb.HealthCheckResponse_SERVING)
 	healthpb.RegisterHealthServer(grpcServer, healthServer)
+	pubsubv1.RegisterPubSubServer(grpcServer, pubsubSvc)
 	reflection.Register(grpcServer)
 
 	// Each server sends the result of its Serve here (one slot per server).
@@ -110,9 +128,10 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		grpcServer.Stop()
 		return fmt.Errorf("--mcp-addr: %w", err)
 	}
-	mcpServer := mcp.NewServer()
+	mcpServer := mcp.NewServer(mcp.WithBus(bus))
 	userv1.RegisterUserServiceServer(mcpServer, svc)
 	healthpb.RegisterHealthServer(mcpServer, healthServer)
+	pubsubv1.RegisterPubSubServer(mcpServer, pubsubSvc)
 	go func() { errc <- mcpServer.Serve(mcpLis) }()
 	fmt.Fprintf(stdout, "mcp listening on %s\n", mcpLis.Addr())
 	slog.Info("serving MCP/1", "addr", mcpLis.Addr().String())
