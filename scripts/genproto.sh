@@ -10,7 +10,10 @@
 # temporary GOBIN (so whatever happens to be on PATH does not leak into the
 # generated headers), then runs protoc from the repository root with
 # paths=source_relative, so foo.proto's output lands next to it as foo.pb.go
-# and foo_grpc.pb.go. Generated files are committed.
+# and foo_grpc.pb.go. Generated files are committed. proto/third_party holds
+# the googleapis files (google/api/annotations.proto) that protoc needs to
+# compile google.api.http options; no Go is generated for them (Go code uses
+# google.golang.org/genproto/googleapis/api/annotations).
 #
 # Requires: go, and protoc (apt-get install -y protobuf-compiler).
 set -euo pipefail
@@ -46,12 +49,13 @@ export PATH="$gobin:$PATH"
 protos=()
 while IFS= read -r -d '' f; do
 	protos+=("$f")
-done < <(find proto -type f -name '*.proto' -print0 | sort -z)
+done < <(find proto -path proto/third_party -prune -o -type f -name '*.proto' -print0 | sort -z)
 [ "${#protos[@]}" -gt 0 ] || die "no .proto files found under $repo_root/proto"
 
 echo "genproto: $(protoc --version): ${protos[*]}" >&2
 protoc \
 	--proto_path=. \
+	--proto_path=proto/third_party \
 	--go_out=. --go_opt=paths=source_relative \
 	--go-grpc_out=. --go-grpc_opt=paths=source_relative \
 	"${protos[@]}"

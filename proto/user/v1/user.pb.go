@@ -15,6 +15,7 @@
 package userv1
 
 import (
+	_ "google.golang.org/genproto/googleapis/api/annotations"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	reflect "reflect"
@@ -355,7 +356,7 @@ var File_proto_user_v1_user_proto protoreflect.FileDescriptor
 
 const file_proto_user_v1_user_proto_rawDesc = "" +
 	"\n" +
-	"\x18proto/user/v1/user.proto\x12\auser.v1\"&\n" +
+	"\x18proto/user/v1/user.proto\x12\auser.v1\x1a\x1cgoogle/api/annotations.proto\"&\n" +
 	"\vUserRequest\x12\x17\n" +
 	"\auser_id\x18\x01 \x01(\tR\x06userId\"M\n" +
 	"\fUserResponse\x12\x12\n" +
@@ -372,11 +373,11 @@ const file_proto_user_v1_user_proto_rawDesc = "" +
 	"\bimported\x18\x01 \x01(\x05R\bimported\"5\n" +
 	"\vChatMessage\x12\x12\n" +
 	"\x04from\x18\x01 \x01(\tR\x04from\x12\x12\n" +
-	"\x04text\x18\x02 \x01(\tR\x04text2\x89\x02\n" +
-	"\vUserService\x126\n" +
-	"\aGetUser\x12\x14.user.v1.UserRequest\x1a\x15.user.v1.UserResponse\x12?\n" +
-	"\tListUsers\x12\x19.user.v1.ListUsersRequest\x1a\x15.user.v1.UserResponse0\x01\x12I\n" +
-	"\vImportUsers\x12\x1a.user.v1.ImportUserRequest\x1a\x1c.user.v1.ImportUsersResponse(\x01\x126\n" +
+	"\x04text\x18\x02 \x01(\tR\x04text2\xd6\x02\n" +
+	"\vUserService\x12S\n" +
+	"\aGetUser\x12\x14.user.v1.UserRequest\x1a\x15.user.v1.UserResponse\"\x1b\x82\xd3\xe4\x93\x02\x15\x12\x13/v1/users/{user_id}\x12R\n" +
+	"\tListUsers\x12\x19.user.v1.ListUsersRequest\x1a\x15.user.v1.UserResponse\"\x11\x82\xd3\xe4\x93\x02\v\x12\t/v1/users0\x01\x12f\n" +
+	"\vImportUsers\x12\x1a.user.v1.ImportUserRequest\x1a\x1c.user.v1.ImportUsersResponse\"\x1b\x82\xd3\xe4\x93\x02\x15:\x01*\"\x10/v1/users:import(\x01\x126\n" +
 	"\x04Chat\x12\x14.user.v1.ChatMessage\x1a\x14.user.v1.ChatMessage(\x010\x01B5Z3github.com/mcpbridge/mcpbridge/proto/user/v1;userv1b\x06proto3"
 
 var (
