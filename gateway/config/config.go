@@ -28,6 +28,10 @@ const (
 	DefaultHealthyThreshold     = 1
 	DefaultConsecutiveFailures  = 5
 	DefaultEjectionTime         = 30 * time.Second
+	DefaultMaxSubscriptions     = 100_000
+	DefaultSubscriberQueue      = 1024
+	DefaultSlowConsumer         = "drop"
+	DefaultNATSSubjectPrefix    = "mcpbridge"
 )
 
 // protocols an upstream may speak, and balancers it may use.
@@ -45,6 +49,9 @@ type Config struct {
 	Server Server `json:"server"`
 	// Listeners are the front doors and the admin endpoint. Static.
 	Listeners Listeners `json:"listeners"`
+	// PubSub configures the publish/subscribe bus every front door shares.
+	// Static.
+	PubSub PubSub `json:"pubsub"`
 	// Upstreams are the named backends routes send calls to, in file order.
 	// Dynamic.
 	Upstreams []Upstream `json:"upstreams"`
@@ -110,6 +117,37 @@ type Listener struct {
 	// Addr is "host:port"; an empty host listens on every interface, port 0
 	// picks a free port. Required.
 	Addr string `json:"addr"`
+}
+
+// PubSub configures the gateway's publish/subscribe bus: MCP SUBSCRIBE and
+// PUBLISH frames and the pubsub.v1.PubSub service (on the MCP and gRPC front
+// doors) all use it. Static.
+type PubSub struct {
+	// NATS puts the bus on a NATS server, so that several gateways (and any
+	// other nats.go client) share it. Nil, the default, keeps the bus in
+	// the gateway's process.
+	NATS *NATS `json:"nats,omitempty"`
+	// MaxSubscriptions bounds the subscriptions the bus holds at once, over
+	// all clients. Default 100000.
+	MaxSubscriptions int `json:"max_subscriptions"`
+	// SubscriberQueue is how many messages wait for one slow subscriber
+	// before SlowConsumer applies. Default 1024.
+	SubscriberQueue int `json:"subscriber_queue"`
+	// SlowConsumer is what a full subscriber queue does: "drop" (the message
+	// is dropped for that subscriber and counted) or "disconnect" (the
+	// subscription ends with RESOURCE_EXHAUSTED). Default "drop".
+	SlowConsumer string `json:"slow_consumer"`
+}
+
+// NATS is the NATS server the bus runs on.
+type NATS struct {
+	// URL is the server's address, "nats://host:port" (a comma-separated
+	// list for a cluster). Required.
+	URL string `json:"url"`
+	// SubjectPrefix puts every topic's subject under this prefix, keeping the
+	// bus apart from other traffic on the account; gateways that share a
+	// bus use the same one. Default "mcpbridge".
+	SubjectPrefix string `json:"subject_prefix"`
 }
 
 // Upstream is a named group of backend endpoints. Dynamic.
@@ -210,6 +248,7 @@ func Default() *Config {
 	return &Config{
 		Server:    defaultServer(),
 		Listeners: defaultListeners(),
+		PubSub:    PubSub{MaxSubscriptions: DefaultMaxSubscriptions, SubscriberQueue: DefaultSubscriberQueue, SlowConsumer: DefaultSlowConsumer},
 		Upstreams: []Upstream{},
 		Routes:    []Route{},
 	}

@@ -65,6 +65,7 @@ func decode(file string, data []byte) (*Config, *decoder) {
 			c.Listeners = Listeners{}
 			d.listeners(n, p, &c.Listeners)
 		},
+		"pubsub":    func(n *yaml.Node, p string) { d.pubsub(n, p, &c.PubSub) },
 		"upstreams": func(n *yaml.Node, p string) { c.Upstreams = d.upstreams(n, p) },
 		"routes":    func(n *yaml.Node, p string) { c.Routes = d.routes(n, p) },
 		// Extension keys hold YAML anchors for use elsewhere; ignored.
@@ -334,6 +335,26 @@ func (d *decoder) listeners(n *yaml.Node, path string, ls *Listeners) {
 		"grpc":  one(&ls.GRPC),
 		"http":  one(&ls.HTTP),
 		"admin": one(&ls.Admin),
+	})
+}
+
+func (d *decoder) pubsub(n *yaml.Node, path string, ps *PubSub) {
+	d.fields(n, path, map[string]func(*yaml.Node, string){
+		"nats": func(n *yaml.Node, p string) {
+			nc := &NATS{SubjectPrefix: DefaultNATSSubjectPrefix}
+			if r := resolve(n); r != nil && r.Kind == yaml.ScalarNode && !isNull(r) {
+				nc.URL = r.Value // shorthand: nats: "nats://127.0.0.1:4222"
+			} else {
+				d.fields(n, p, map[string]func(*yaml.Node, string){
+					"url":            func(n *yaml.Node, p string) { d.str(n, p, &nc.URL) },
+					"subject_prefix": func(n *yaml.Node, p string) { d.str(n, p, &nc.SubjectPrefix) },
+				})
+			}
+			ps.NATS = nc
+		},
+		"max_subscriptions": func(n *yaml.Node, p string) { d.integer(n, p, &ps.MaxSubscriptions) },
+		"subscriber_queue":  func(n *yaml.Node, p string) { d.integer(n, p, &ps.SubscriberQueue) },
+		"slow_consumer":     func(n *yaml.Node, p string) { d.str(n, p, &ps.SlowConsumer) },
 	})
 }
 

@@ -14,6 +14,7 @@ func StaticChanges(old, new *Config) []string {
 	var out []string
 	diff("server", reflect.ValueOf(old.Server), reflect.ValueOf(new.Server), &out)
 	diff("listeners", reflect.ValueOf(old.Listeners), reflect.ValueOf(new.Listeners), &out)
+	diff("pubsub", reflect.ValueOf(old.PubSub), reflect.ValueOf(new.PubSub), &out)
 	return out
 }
 

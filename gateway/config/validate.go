@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/mcpbridge/mcpbridge/gateway"
+	"github.com/mcpbridge/mcpbridge/pubsub"
 )
 
 // Validate reports every semantic problem of c as Errors: bad addresses,
@@ -42,6 +43,7 @@ func (c *Config) check(reg *Registry, broken map[string]bool) ([]builtRoute, Err
 	v := &validator{c: c, broken: broken}
 	v.server()
 	v.listeners()
+	v.pubsub()
 	v.upstreams()
 	built := v.routes(reg)
 	return built, v.errs
@@ -105,6 +107,25 @@ func (v *validator) server() {
 func (v *validator) oneOf(path, what, got string, known []string) {
 	if !slices.Contains(known, got) {
 		v.errorf(path, nil, "unknown %s %q (known: %s)", what, got, strings.Join(known, ", "))
+	}
+}
+
+func (v *validator) pubsub() {
+	ps := v.c.PubSub
+	if ps.MaxSubscriptions <= 0 {
+		v.errorf("pubsub.max_subscriptions", nil, "must be positive, got %d", ps.MaxSubscriptions)
+	}
+	if ps.SubscriberQueue <= 0 || ps.SubscriberQueue > pubsub.MaxQueueSize {
+		v.errorf("pubsub.subscriber_queue", nil, "must be in 1..%d, got %d", pubsub.MaxQueueSize, ps.SubscriberQueue)
+	}
+	v.oneOf("pubsub.slow_consumer", "slow consumer policy", ps.SlowConsumer, []string{"drop", "disconnect"})
+	if n := ps.NATS; n != nil {
+		if n.URL == "" {
+			v.errorf("pubsub.nats.url", nil, "is required")
+		}
+		if strings.ContainsAny(n.SubjectPrefix, "*> \t") || strings.HasPrefix(n.SubjectPrefix, ".") || strings.HasSuffix(n.SubjectPrefix, ".") || strings.Contains(n.SubjectPrefix, "..") {
+			v.errorf("pubsub.nats.subject_prefix", nil, "%q is not a NATS subject without wildcards", n.SubjectPrefix)
+		}
 	}
 }
 

@@ -3,6 +3,10 @@
 // decision 1). Use it with grpc.ForceServerCodecV2 on a proxying server and
 // grpc.ForceCodecV2 on a proxying client; messages are *[]byte.
 //
+// Any other message (a proto.Message of a service the gateway serves itself,
+// such as pubsub.v1.PubSub or grpc.health.v1) goes through grpc-go's proto
+// codec, so one server can proxy unknown services and serve its own.
+//
 // Its name is "proto": on the wire nothing changes (application/grpc+proto),
 // the bytes are simply not parsed.
 package rawcodec
@@ -11,6 +15,7 @@ import (
 	"fmt"
 
 	"google.golang.org/grpc/encoding"
+	encproto "google.golang.org/grpc/encoding/proto"
 	"google.golang.org/grpc/mem"
 )
 
@@ -32,6 +37,9 @@ func (Codec) Marshal(v any) (mem.BufferSlice, error) {
 	case []byte:
 		return mem.BufferSlice{mem.SliceBuffer(b)}, nil
 	}
+	if c := encoding.GetCodecV2(encproto.Name); c != nil {
+		return c.Marshal(v)
+	}
 	return nil, fmt.Errorf("rawcodec: cannot marshal %T, want *[]byte", v)
 }
 
@@ -39,6 +47,9 @@ func (Codec) Marshal(v any) (mem.BufferSlice, error) {
 func (Codec) Unmarshal(data mem.BufferSlice, v any) error {
 	b, ok := v.(*[]byte)
 	if !ok {
+		if c := encoding.GetCodecV2(encproto.Name); c != nil {
+			return c.Unmarshal(data, v)
+		}
 		return fmt.Errorf("rawcodec: cannot unmarshal into %T, want *[]byte", v)
 	}
 	*b = data.Materialize()

@@ -1,0 +1,411 @@
+// Package daemon runs a gateway from a configuration: the front doors (MCP
+// and gRPC), the admin endpoint, the upstream set and the route table, with
+// atomic reloads and a graceful shutdown. cmd/mcpbridge is a thin shell
+// around it (flags, logging, signals); tests run the same wiring on
+// loopback.
+//
+// Reload compiles the new configuration's dynamic part (upstreams, routes)
+// into a new route table and swaps it in atomically; a configuration that
+// fails to compile is rejected and the running table stays. Calls in flight
+// finish on the table they started with. Static settings (server,
+// listeners) apply at start only; a reload that changes them reports which
+// keys need a restart.
+//
+// A Daemon's methods are safe for concurrent use.
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/mcpbridge/mcpbridge/gateway"
+	"github.com/mcpbridge/mcpbridge/gateway/admin"
+	"github.com/mcpbridge/mcpbridge/gateway/config"
+	"github.com/mcpbridge/mcpbridge/gateway/grpcfront"
+	"github.com/mcpbridge/mcpbridge/gateway/mcpfront"
+	"github.com/mcpbridge/mcpbridge/gateway/upstream"
+	"github.com/mcpbridge/mcpbridge/mcp"
+	pubsubv1 "github.com/mcpbridge/mcpbridge/proto/pubsub/v1"
+	"github.com/mcpbridge/mcpbridge/pubsub"
+	"github.com/mcpbridge/mcpbridge/pubsub/natsbus"
+	"github.com/mcpbridge/mcpbridge/pubsub/pubsubsvc"
+	"github.com/nats-io/nats.go"
+	"golang.org/x/net/netutil"
+	"google.golang.org/grpc"
+)
+
+// Options configure a Daemon.
+type Options struct {
+	// Registry holds the predicate and filter factories. Required.
+	Registry *config.Registry
+	// Logger receives the daemon's log; nil discards it.
+	Logger *slog.Logger
+	// MCPOptions are added to the MCP front door's server (after the
+	// daemon's own, so they win): a pub/sub bus, interceptors.
+	MCPOptions []mcp.ServerOption
+	// GRPCOptions are added to the gRPC front door's server.
+	GRPCOptions []grpc.ServerOption
+	// UpstreamOptions are passed to the upstream set.
+	UpstreamOptions []upstream.Option
+	// Bus, when set, is the pub/sub bus the front doors serve instead of the
+	// one the configuration's pubsub section describes. The daemon does not
+	// close it; its subscriptions end when the caller closes it (until then
+	// a shutdown waits for them up to its grace period).
+	Bus pubsub.Bus
+}
+
+// Daemon is a running gateway.
+type Daemon struct {
+	opts   Options
+	log    *slog.Logger
+	router *gateway.Router
+	set    *upstream.Set
+
+	mu      sync.Mutex
+	cfg     *config.Config // in force
+	started bool
+	stopped bool
+	addrs   map[string]net.Addr
+
+	bus      pubsub.Bus
+	ownBus   bool // the daemon made bus and closes it
+	mcpSrv   *mcp.Server
+	grpcSrv  *grpc.Server
+	adminSrv *http.Server
+	serving  sync.WaitGroup
+}
+
+// New compiles cfg and returns a Daemon ready to Start.
+func New(cfg *config.Config, opts Options) (*Daemon, error) {
+	if opts.Registry == nil {
+		return nil, errors.New("daemon: Options.Registry is required")
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	d := &Daemon{opts: opts, log: log, addrs: map[string]net.Addr{}}
+	d.set = upstream.NewSet(opts.UpstreamOptions...)
+	table, err := d.compile(cfg)
+	if err != nil {
+		d.set.Close()
+		return nil, err
+	}
+	d.router = gateway.NewRouter(table)
+	d.cfg = cfg
+	return d, nil
+}
+
+// compile updates the upstream set and builds cfg's route table.
+func (d *Daemon) compile(cfg *config.Config) (*gateway.Table, error) {
+	if err := cfg.Validate(d.opts.Registry); err != nil {
+		return nil, err
+	}
+	if err := d.set.Update(cfg.Upstreams); err != nil {
+		return nil, err
+	}
+	return config.Compile(cfg, d.opts.Registry, func(name string) gateway.Handler { return d.set.Handler(name) })
+}
+
+// Router returns the daemon's router (the table in force).
+func (d *Daemon) Router() *gateway.Router { return d.router }
+
+// Config returns the configuration in force.
+func (d *Daemon) Config() *config.Config {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.cfg
+}
+
+// Reload applies cfg's dynamic part. On error nothing changes. It returns
+// the static keys that differ and need a restart to apply.
+func (d *Daemon) Reload(cfg *config.Config) (restart []string, err error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.stopped {
+		return nil, errors.New("daemon: stopped")
+	}
+	table, err := d.compile(cfg)
+	if err != nil {
+		// Restore the upstreams the running table uses.
+		if uerr := d.set.Update(d.cfg.Upstreams); uerr != nil {
+			d.log.Error("restoring upstreams after a failed reload", "err", uerr)
+		}
+		return nil, err
+	}
+	d.router.Swap(table)
+	restart = config.StaticChanges(d.cfg, cfg)
+	d.cfg = cfg
+	return restart, nil
+}
+
+// Start opens the configured listeners and serves on them. Addr tells where
+// each listens (useful with port 0).
+func (d *Daemon) Start() error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.started {
+		return errors.New("daemon: already started")
+	}
+	d.started = true
+	cfg := d.cfg
+	lim := cfg.Server.Limits
+	var opened []net.Listener
+	fail := func(err error) error {
+		for _, l := range opened {
+			_ = l.Close()
+		}
+		if d.ownBus && d.bus != nil {
+			_ = d.bus.Close()
+		}
+		return err
+	}
+	if err := d.openBus(cfg.PubSub); err != nil {
+		return fail(err)
+	}
+	ps := cfg.PubSub
+	policy := pubsub.DropNewest
+	if ps.SlowConsumer == "disconnect" {
+		policy = pubsub.Disconnect
+	}
+	pubsubSvc := pubsubsvc.New(d.bus, pubsubsvc.WithSubscribeOptions(pubsub.WithQueueSize(ps.SubscriberQueue), pubsub.WithSlowConsumerPolicy(policy)))
+	listen := func(name string, l *config.Listener) (net.Listener, error) {
+		lis, err := net.Listen("tcp", l.Addr)
+		if err != nil {
+			return nil, fmt.Errorf("listeners.%s: %w", name, err)
+		}
+		opened = append(opened, lis)
+		d.addrs[name] = lis.Addr()
+		if lim.MaxConnections > 0 && name != "admin" {
+			lis = netutil.LimitListener(lis, lim.MaxConnections)
+		}
+		return lis, nil
+	}
+	var mcpLis, grpcLis, adminLis net.Listener
+	var err error
+	if l := cfg.Listeners.MCP; l != nil {
+		if mcpLis, err = listen("mcp", l); err != nil {
+			return fail(err)
+		}
+	}
+	if l := cfg.Listeners.GRPC; l != nil {
+		if grpcLis, err = listen("grpc", l); err != nil {
+			return fail(err)
+		}
+	}
+	if l := cfg.Listeners.Admin; l != nil {
+		if adminLis, err = listen("admin", l); err != nil {
+			return fail(err)
+		}
+	}
+	if mcpLis != nil {
+		mopts := []mcp.ServerOption{
+			mcp.WithMaxMessageSize(int(lim.MaxMessageSize)),
+			mcp.WithMaxConcurrentCalls(lim.MaxConcurrentStreams),
+			mcp.WithBus(d.bus),
+			mcp.WithSubscriptionQueue(ps.SubscriberQueue, policy),
+		}
+		d.mcpSrv = mcpfront.NewServer(d.router, append(mopts, d.opts.MCPOptions...)...)
+		pubsubv1.RegisterPubSubServer(d.mcpSrv, pubsubSvc)
+		d.serve("mcp", func() error { return d.mcpSrv.Serve(mcpLis) })
+	}
+	if grpcLis != nil {
+		gopts := []grpc.ServerOption{
+			grpc.MaxRecvMsgSize(int(lim.MaxMessageSize)),
+			grpc.MaxSendMsgSize(int(lim.MaxMessageSize)),
+			grpc.MaxConcurrentStreams(uint32(lim.MaxConcurrentStreams)),
+			grpc.MaxHeaderListSize(uint32(lim.MaxMetadataSize)),
+		}
+		d.grpcSrv = grpcfront.NewServer(d.router, append(gopts, d.opts.GRPCOptions...)...)
+		pubsubv1.RegisterPubSubServer(d.grpcSrv, pubsubSvc)
+		d.serve("grpc", func() error { return d.grpcSrv.Serve(grpcLis) })
+	}
+	if adminLis != nil {
+		d.adminSrv = &http.Server{Handler: admin.Handler(d.adminSource()), ReadHeaderTimeout: 10 * time.Second}
+		d.serve("admin", func() error { return d.adminSrv.Serve(adminLis) })
+	}
+	for name, a := range d.addrs {
+		d.log.Info("listening", "listener", name, "addr", a.String())
+	}
+	return nil
+}
+
+// openBus sets d.bus: Options.Bus, or a bus made from ps (in process, or
+// on NATS).
+func (d *Daemon) openBus(ps config.PubSub) error {
+	if d.opts.Bus != nil {
+		d.bus = d.opts.Bus
+		return nil
+	}
+	if ps.NATS == nil {
+		d.bus = pubsub.NewLocal(pubsub.WithMaxSubscriptions(ps.MaxSubscriptions))
+		d.ownBus = true
+		return nil
+	}
+	nc, err := nats.Connect(ps.NATS.URL, nats.Name("mcpbridge"), nats.MaxReconnects(-1))
+	if err != nil {
+		return fmt.Errorf("pubsub.nats: connecting to %s: %w", ps.NATS.URL, err)
+	}
+	bus, err := natsbus.New(nc, natsbus.WithSubjectPrefix(ps.NATS.SubjectPrefix), natsbus.WithMaxSubscriptions(ps.MaxSubscriptions))
+	if err != nil {
+		nc.Close()
+		return fmt.Errorf("pubsub.nats: %w", err)
+	}
+	d.bus = &natsOwned{Bus: bus, nc: nc}
+	d.ownBus = true
+	d.log.Info("pub/sub bus on NATS", "url", ps.NATS.URL, "subject_prefix", ps.NATS.SubjectPrefix)
+	return nil
+}
+
+// natsOwned is a natsbus.Bus whose NATS connection the daemon opened: Close
+// closes both.
+type natsOwned struct {
+	*natsbus.Bus
+	nc *nats.Conn
+}
+
+func (b *natsOwned) Close() error {
+	err := b.Bus.Close()
+	b.nc.Close()
+	return err
+}
+
+// Bus returns the pub/sub bus the front doors serve (nil before Start).
+func (d *Daemon) Bus() pubsub.Bus {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.bus
+}
+
+func (d *Daemon) serve(name string, f func() error) {
+	d.serving.Add(1)
+	go func() {
+		defer d.serving.Done()
+		err := f()
+		if err != nil && !errors.Is(err, mcp.ErrServerClosed) && !errors.Is(err, http.ErrServerClosed) && !errors.Is(err, grpc.ErrServerStopped) {
+			d.log.Error("listener failed", "listener", name, "err", err)
+		}
+	}()
+}
+
+// Addr returns where listener name ("mcp", "grpc", "admin") listens, or nil.
+func (d *Daemon) Addr(name string) net.Addr {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.addrs[name]
+}
+
+// Ready reports whether the daemon takes traffic: its listeners are up and
+// every upstream has a healthy endpoint.
+func (d *Daemon) Ready() (bool, string) {
+	d.mu.Lock()
+	started, stopped := d.started, d.stopped
+	d.mu.Unlock()
+	switch {
+	case !started:
+		return false, "not started"
+	case stopped:
+		return false, "shutting down"
+	}
+	return d.set.Ready()
+}
+
+func (d *Daemon) adminSource() admin.Source {
+	return admin.Source{
+		Ready:     d.Ready,
+		Config:    func() any { return d.Config() },
+		Routes:    func() any { return routeViews(d.Config()) },
+		Upstreams: func() any { return d.set.Status() },
+	}
+}
+
+// routeView is a route as /routes shows it.
+type routeView struct {
+	ID         string   `json:"id"`
+	Upstream   string   `json:"upstream"`
+	Predicates []string `json:"predicates"`
+	Filters    []string `json:"filters"`
+}
+
+// routeViews lists cfg's routes in match order, predicates and filters as
+// written in the configuration.
+func routeViews(cfg *config.Config) []routeView {
+	out := []routeView{}
+	for _, r := range cfg.Routes {
+		v := routeView{ID: r.ID, Upstream: r.Upstream(), Predicates: []string{}, Filters: []string{}}
+		for _, p := range r.Predicates {
+			v.Predicates = append(v.Predicates, p.String())
+		}
+		for _, f := range r.Filters {
+			v.Filters = append(v.Filters, f.String())
+		}
+		out = append(out, v)
+	}
+	return out
+}
+
+// Shutdown stops gracefully: listeners close, MCP clients get GOAWAY, gRPC
+// clients GOAWAY too, and calls in flight may finish until ctx ends, when
+// whatever remains is closed. Then the upstream connections close.
+func (d *Daemon) Shutdown(ctx context.Context) error {
+	d.mu.Lock()
+	if d.stopped {
+		d.mu.Unlock()
+		return nil
+	}
+	d.stopped = true
+	mcpSrv, grpcSrv, adminSrv := d.mcpSrv, d.grpcSrv, d.adminSrv
+	bus, ownBus := d.bus, d.ownBus
+	d.mu.Unlock()
+
+	var wg sync.WaitGroup
+	var mcpErr error
+	if mcpSrv != nil {
+		wg.Add(1)
+		go func() { defer wg.Done(); mcpErr = mcpSrv.Shutdown(ctx) }()
+	}
+	if grpcSrv != nil {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			done := make(chan struct{})
+			go func() { grpcSrv.GracefulStop(); close(done) }()
+			select {
+			case <-done:
+			case <-ctx.Done():
+				grpcSrv.Stop()
+				<-done
+			}
+		}()
+	}
+	if ownBus && bus != nil {
+		// Subscriptions are open-ended streams: end them now (their clients
+		// see the stream end) so that the drain waits only for calls.
+		_ = bus.Close()
+	}
+	wg.Wait()
+	if adminSrv != nil {
+		actx, cancel := context.WithTimeout(context.Background(), time.Second)
+		_ = adminSrv.Shutdown(actx)
+		cancel()
+	}
+	d.serving.Wait()
+	d.set.Close()
+	if mcpErr != nil {
+		return mcpErr
+	}
+	return ctx.Err()
+}
+
+// Close stops at once.
+func (d *Daemon) Close() {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_ = d.Shutdown(ctx)
+}
