@@ -161,8 +161,13 @@ func (c *Conn) redial(immediate bool) {
 			d = min(d, float64(b.Max))
 			d *= 1 + b.Jitter*(2*rand.Float64()-1)
 			if attempt == 0 {
-				// First retry after losing a live connection: short.
-				d = float64(b.Base) * rand.Float64() / 4
+				// First retry after losing a live connection: short, spread
+				// over [0, Base/4) (Base/8 exactly without jitter).
+				if b.Jitter > 0 {
+					d = float64(b.Base) * rand.Float64() / 4
+				} else {
+					d = float64(b.Base) / 8
+				}
 			}
 			timer := time.NewTimer(time.Duration(d))
 			select {

@@ -35,9 +35,22 @@ type clientCall struct {
 	headerOnce sync.Once
 	headerC    chan struct{} // streams only
 
-	in      chan []byte // streams only
-	inBytes atomic.Int64
+	in      inQueue // streams only (in.ch == nil for unary calls)
 	maxRecv int
+
+	replyBuf [64]byte // holds a small reply: no allocation of its own
+}
+
+// keep returns a copy of the reply b (the decoder's, valid only during the
+// frame), in replyBuf when it fits.
+func (call *clientCall) keep(b []byte) []byte {
+	n := len(b)
+	if n == 0 || n > len(call.replyBuf) {
+		return append([]byte(nil), b...)
+	}
+	r := call.replyBuf[:n:n] // capped: an append by its user copies
+	copy(r, b)
+	return r
 }
 
 // setHeader records the header metadata (the first one wins) and wakes
@@ -63,7 +76,7 @@ func (call *clientCall) complete(f *frame.Frame) {
 		if len(f.Body) > call.maxRecv {
 			call.err = status.Errorf(codes.ResourceExhausted, "mcp: reply of %d bytes exceeds the call's %d-byte limit", len(f.Body), call.maxRecv)
 		} else {
-			call.reply, call.hasReply = append([]byte(nil), f.Body...), true
+			call.reply, call.hasReply = call.keep(f.Body), true
 		}
 	}
 	call.trailer = toMD(f.Meta)
@@ -100,25 +113,23 @@ func (call *clientCall) push(f *frame.Frame) error {
 	if len(f.Body) > call.maxRecv {
 		return status.Errorf(codes.ResourceExhausted, "mcp: message of %d bytes exceeds the call's %d-byte limit", len(f.Body), call.maxRecv)
 	}
-	if call.in == nil {
+	if call.in.ch == nil {
 		// A unary call answered with a STREAM message (a proxy that does
 		// not know the method's shape): it is the reply.
 		if call.hasReply {
 			return status.Error(codes.Internal, "mcp: a unary call received two replies")
 		}
-		call.reply, call.hasReply = append([]byte(nil), f.Body...), true
+		call.reply, call.hasReply = call.keep(f.Body), true
 		return nil
 	}
-	limits := call.cc.t.opts
-	if call.inBytes.Add(int64(len(f.Body))) > int64(limits.streamBytes) {
-		return status.Error(codes.ResourceExhausted, "mcp: the call's inbound queue overflowed (bytes): the client reads too slowly")
+	o := call.cc.t.opts
+	switch call.in.put(append([]byte(nil), f.Body...), o.streamBytes, o.streamWait, call.done, call.cc.t.done) {
+	case putFullBytes:
+		return status.Error(codes.ResourceExhausted, "mcp: "+overflowMsg("the client", o.streamBytes, "bytes", o.streamWait))
+	case putFullMessages:
+		return status.Error(codes.ResourceExhausted, "mcp: "+overflowMsg("the client", cap(call.in.ch), "messages", o.streamWait))
 	}
-	select {
-	case call.in <- append([]byte(nil), f.Body...):
-		return nil
-	default:
-		return status.Error(codes.ResourceExhausted, "mcp: the call's inbound queue overflowed (messages): the client reads too slowly")
-	}
+	return nil
 }
 
 // callOpts are the grpc.CallOptions MCP understands.
@@ -224,15 +235,15 @@ func (c *Conn) invoker(ctx context.Context, method string, args, reply any, _ *g
 
 func (c *Conn) invoke(ctx context.Context, method string, args, reply any, opts ...grpc.CallOption) error {
 	co := c.parseOpts(opts)
-	buf := getScratch()
-	body, err := marshalAppend(buf, args)
+	bp := getScratch()
+	body, err := marshalAppend((*bp)[:0], args)
 	if err != nil {
-		putScratch(buf)
+		putScratch(bp, *bp)
 		return status.Errorf(codes.Internal, "mcp: marshal request: %v", err)
 	}
 	req := RawRequest{Path: method, DstAddr: co.dst}
 	out, err := c.unary1(ctx, &req, body, &co)
-	putScratch(body)
+	putScratch(bp, body)
 	if err != nil {
 		return err
 	}
@@ -257,9 +268,9 @@ func (c *Conn) unary1(ctx context.Context, req *RawRequest, body []byte, co *cal
 	if len(body) > co.maxSend {
 		return nil, status.Errorf(codes.ResourceExhausted, "mcp: request of %d bytes exceeds the %d-byte limit", len(body), co.maxSend)
 	}
-	mbuf := getScratch()
-	meta, err := requestMeta(frame.Metadata(mbuf), ctx, req)
-	defer func() { putScratch(meta) }()
+	mp := getScratch()
+	meta, err := requestMeta(frame.Metadata((*mp)[:0]), ctx, req)
+	defer func() { putScratch(mp, meta) }()
 	if err != nil {
 		return nil, err
 	}
@@ -274,7 +285,7 @@ func (c *Conn) unary1(ctx context.Context, req *RawRequest, body []byte, co *cal
 				continue
 			}
 			if err == errRetry {
-				return nil, status.Error(codes.Unavailable, "mcp: no connection takes new calls")
+				return nil, refusedErr("mcp: no connection takes new calls")
 			}
 			return nil, err
 		}
@@ -315,15 +326,15 @@ func (c *Conn) unary1(ctx context.Context, req *RawRequest, body []byte, co *cal
 // Notify sends a NOTIFY: a unary call whose result, even an error, is never
 // answered. It returns once the frame is queued for the connection.
 func (c *Conn) Notify(ctx context.Context, method string, msg any, opts ...grpc.CallOption) error {
-	buf := getScratch()
-	body, err := marshalAppend(buf, msg)
+	bp := getScratch()
+	body, err := marshalAppend((*bp)[:0], msg)
 	if err != nil {
-		putScratch(buf)
+		putScratch(bp, *bp)
 		return status.Errorf(codes.Internal, "mcp: marshal request: %v", err)
 	}
 	co := c.parseOpts(opts)
 	err = c.notify(ctx, &RawRequest{Path: method, DstAddr: co.dst}, body, &co)
-	putScratch(body)
+	putScratch(bp, body)
 	return err
 }
 
@@ -340,9 +351,9 @@ func (c *Conn) notify(ctx context.Context, req *RawRequest, body []byte, co *cal
 	if len(body) > co.maxSend {
 		return status.Errorf(codes.ResourceExhausted, "mcp: request of %d bytes exceeds the %d-byte limit", len(body), co.maxSend)
 	}
-	mbuf := getScratch()
-	meta, err := requestMeta(frame.Metadata(mbuf), ctx, req)
-	defer func() { putScratch(meta) }()
+	mp := getScratch()
+	meta, err := requestMeta(frame.Metadata((*mp)[:0]), ctx, req)
+	defer func() { putScratch(mp, meta) }()
 	if err != nil {
 		return err
 	}
@@ -351,7 +362,9 @@ func (c *Conn) notify(ctx context.Context, req *RawRequest, body []byte, co *cal
 		if err != nil {
 			return err
 		}
-		err = cc.t.enqueue(ctx, frame.Header{Type: frame.TypeNotify, DstAddr: req.DstAddr}, meta, body, false)
+		// A NOTIFY is one message: like a unary REQUEST it carries
+		// END_STREAM (PROTOCOL.md §2, §4). Servers accept it either way.
+		err = cc.t.enqueue(ctx, frame.Header{Type: frame.TypeNotify, Flags: frame.FlagEndStream, DstAddr: req.DstAddr}, meta, body, false)
 		if err == nil {
 			return nil
 		}
@@ -405,35 +418,48 @@ func (c *Conn) openStream(ctx context.Context, req *RawRequest, co callOpts, cli
 	if err != nil {
 		return nil, err
 	}
+	if ctx.Err() != nil {
+		return nil, ctxStatus(ctx)
+	}
 	call := &clientCall{
 		done:    make(chan struct{}),
 		headerC: make(chan struct{}),
-		in:      make(chan []byte, c.opts.conn.streamQueue),
+		in:      newInQueue(c.opts.conn.streamQueue),
 		maxRecv: co.maxRecv,
 	}
+	s := &clientStream{
+		call: call, ctx: ctx, meta: meta, dst: req.DstAddr, co: co,
+		clientStreams: clientStreams, serverStreams: serverStreams,
+	}
+	// The context watcher is in place before the call is registered: once
+	// it is in the connection's map, the connection's end or a GOAWAY may
+	// end it at any time, and ending it stops the watcher.
+	call.stopCx = context.AfterFunc(ctx, s.ctxDone)
 	var cc *clientConn
 	for attempt := 0; ; attempt++ {
 		cc, err = c.ready(ctx, co.failFast)
+		if err == nil {
+			err = cc.add(call)
+			if err == errRetry && attempt < 3 {
+				continue
+			}
+			if err == errRetry {
+				err = refusedErr("mcp: no connection takes new calls")
+			}
+		}
 		if err != nil {
-			return nil, err
-		}
-		err = cc.add(call)
-		if err == errRetry && attempt < 3 {
-			continue
-		}
-		if err == errRetry {
-			return nil, status.Error(codes.Unavailable, "mcp: no connection takes new calls")
-		}
-		if err != nil {
+			call.stopCx()
 			return nil, err
 		}
 		break
 	}
-	s := &clientStream{
-		cc: cc, call: call, ctx: ctx, meta: meta, dst: req.DstAddr, co: co,
-		clientStreams: clientStreams, serverStreams: serverStreams,
+	s.cc = cc
+	s.ccp.Store(cc)
+	if call.ended.Load() {
+		// The context ended before ccp was set: ctxDone could not forget
+		// the call on its connection.
+		cc.cancel(call, false)
 	}
-	call.stopCx = context.AfterFunc(ctx, s.ctxDone)
 	return s, nil
 }
 
@@ -444,6 +470,7 @@ type clientStream struct {
 	ctx           context.Context
 	meta          frame.Metadata // REQUEST metadata, until sent
 	dst           uint16
+	ccp           atomic.Pointer[clientConn] // cc, for ctxDone: set once the call is registered
 	co            callOpts
 	clientStreams bool
 	serverStreams bool
@@ -456,7 +483,14 @@ type clientStream struct {
 	optsDone   bool
 }
 
-func (s *clientStream) ctxDone() { s.abandon(ctxStatus(s.ctx)) }
+// ctxDone runs when the call's context ends. It may run before the call is
+// registered on a connection (see openStream), hence ccp.
+func (s *clientStream) ctxDone() {
+	s.call.fail(ctxStatus(s.ctx))
+	if cc := s.ccp.Load(); cc != nil {
+		cc.cancel(s.call, s.sent.Load())
+	}
+}
 
 // abandon ends the call with err and tells the server with CANCEL if the
 // REQUEST went out. It ends the call before reading sent, and send stores
@@ -538,20 +572,20 @@ func (s *clientStream) recv() ([]byte, error) {
 	s.open()
 	call := s.call
 	select {
-	case b := <-call.in:
-		call.inBytes.Add(-int64(len(b)))
+	case b := <-call.in.ch:
+		call.in.took(b)
 		return b, nil
 	default:
 	}
 	select {
-	case b := <-call.in:
-		call.inBytes.Add(-int64(len(b)))
+	case b := <-call.in.ch:
+		call.in.took(b)
 		return b, nil
 	case <-call.done:
 	}
 	select {
-	case b := <-call.in:
-		call.inBytes.Add(-int64(len(b)))
+	case b := <-call.in.ch:
+		call.in.took(b)
 		return b, nil
 	default:
 	}
@@ -609,14 +643,14 @@ func (g *grpcClientStream) CloseSend() error             { return g.s.closeSend(
 func (g *grpcClientStream) Context() context.Context     { return g.s.ctx }
 
 func (g *grpcClientStream) SendMsg(m any) error {
-	buf := getScratch()
-	b, err := marshalAppend(buf, m)
+	bp := getScratch()
+	b, err := marshalAppend((*bp)[:0], m)
 	if err != nil {
-		putScratch(buf)
+		putScratch(bp, *bp)
 		return status.Errorf(codes.Internal, "mcp: marshal: %v", err)
 	}
 	err = g.s.sendMsg(b)
-	putScratch(b)
+	putScratch(bp, b)
 	return err
 }
 

@@ -161,7 +161,7 @@ func (cc *clientConn) goAway(f *frame.Frame) {
 	idle := len(cc.calls) == 0
 	cc.mu.Unlock()
 	for _, call := range refused {
-		call.fail(status.Error(codes.Unavailable, "mcp: "+reason+"; call "+strconv.FormatUint(uint64(call.id), 10)+" was not processed and is safe to retry"))
+		call.fail(refusedErr("mcp: " + reason + "; call " + strconv.FormatUint(uint64(call.id), 10) + " was not processed and is safe to retry"))
 	}
 	cc.c.lost(cc, false, status.Error(codes.Unavailable, "mcp: "+reason))
 	cc.subsAway() // subscriptions move to the next connection

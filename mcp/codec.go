@@ -41,14 +41,19 @@ func unmarshal(b []byte, m any) error {
 // Scratch buffers for marshalling, pooled; a large one is not kept.
 const maxKeptScratch = 64 << 10
 
+// The pool holds *[]byte and callers give the same pointer back, so that
+// neither getting nor putting a buffer allocates.
 var scratch = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }}
 
-func getScratch() []byte { return (*scratch.Get().(*[]byte))[:0] }
+// getScratch returns a pooled buffer: append to (*bp)[:0].
+func getScratch() *[]byte { return scratch.Get().(*[]byte) }
 
-func putScratch(b []byte) {
+// putScratch gives bp back, holding b: what the caller appended to *bp,
+// which may have grown into a new array.
+func putScratch(bp *[]byte, b []byte) {
 	if cap(b) > maxKeptScratch || cap(b) == 0 {
-		return
+		b = make([]byte, 0, 512)
 	}
-	b = b[:0]
-	scratch.Put(&b)
+	*bp = b[:0]
+	scratch.Put(bp)
 }

@@ -61,11 +61,15 @@
 // dispatches them by seq_id, and one writer goroutine, which writes whatever
 // frames callers have queued in one write call. No lock is held across I/O.
 // Every queue is bounded: queued outbound bytes (WithWriteBufferLimit),
-// concurrent calls (WithMaxConcurrentCalls), each call's inbound messages
-// (WithStreamQueue), message size (WithMaxMessageSize) and frame size.
+// concurrent calls and running NOTIFY handlers (WithMaxConcurrentCalls; a
+// NOTIFY past the bound is dropped and counted, Server.DroppedNotifies),
+// each call's inbound messages (WithStreamQueue: when one is full the reader
+// waits for room at most WithStreamQueueWait, then ends that call with
+// RESOURCE_EXHAUSTED), message size (WithMaxMessageSize) and frame size.
 // Heartbeats follow KeepaliveParams. A Conn redials a lost connection with
-// exponential backoff and jitter, and moves new calls off a connection whose
-// server said GOAWAY.
+// exponential backoff and jitter (Backoff), and moves new calls off a
+// connection whose server said GOAWAY; the calls that GOAWAY refused fail
+// with an error IsRefused recognises, safe to retry.
 //
 // Server, Conn and the streams they return are safe for concurrent use as
 // grpc-go's are: a stream's SendMsg may run concurrently with its RecvMsg,

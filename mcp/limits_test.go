@@ -207,7 +207,9 @@ func TestOversizedReply(t *testing.T) {
 // queue and ends a call that overruns it with RESOURCE_EXHAUSTED, without
 // stalling the connection (PROTOCOL.md §8). Client side: a server stream
 // the client does not read; server side: a client stream the handler does
-// not read. Either way the other calls on the connection go on.
+// not read. Either way the other calls on the connection go on. Here the
+// reader does not wait for room (WithStreamQueueWait(-1)); the wait is
+// TestStreamQueueWaitThenOverflow's.
 func TestStreamQueueOverflow(t *testing.T) {
 	t.Run("client queue", func(t *testing.T) {
 		handlerErr := make(chan error, 1)
@@ -225,7 +227,7 @@ func TestStreamQueueOverflow(t *testing.T) {
 				handlerErr <- ss.Context().Err()
 				return nil
 			}}))
-		conn := dial(t, ts.addr, mcp.WithStreamQueue(4, 0))
+		conn := dial(t, ts.addr, mcp.WithStreamQueue(4, 0), mcp.WithStreamQueueWait(-1))
 		ctx := guardCtx(t)
 		s, err := openStream(ctx, conn, "Flood", false, true)
 		if err != nil {
@@ -256,7 +258,7 @@ func TestStreamQueueOverflow(t *testing.T) {
 				<-ss.Context().Done() // never reads
 				handlerErr <- ss.Context().Err()
 				return nil
-			}}), mcp.WithStreamQueue(4, 0))
+			}}), mcp.WithStreamQueue(4, 0), mcp.WithStreamQueueWait(-1))
 		conn := dial(t, ts.addr)
 		ctx := guardCtx(t)
 		s, err := openStream(ctx, conn, "Lazy", true, false)

@@ -15,6 +15,7 @@ const (
 	DefaultMaxConcurrentCalls = 100_000          // per connection, each side
 	DefaultStreamQueue        = 256              // inbound messages queued per call
 	DefaultStreamQueueBytes   = 8 << 20          // inbound bytes queued per call
+	DefaultStreamQueueWait    = time.Second      // how long a full call queue may hold the connection's reader
 	DefaultWriteBufferLimit   = 4 << 20          // queued outbound bytes before senders wait
 	DefaultKeepaliveInterval  = 30 * time.Second // PING after this long without a frame
 	DefaultDialTimeout        = 10 * time.Second
@@ -59,6 +60,7 @@ type connOptions struct {
 	maxCalls      int
 	streamQueue   int
 	streamBytes   int
+	streamWait    time.Duration // <= 0: never wait
 	writeLimit    int
 	keepalive     KeepaliveParams
 	tls           *tls.Config
@@ -73,6 +75,7 @@ func defaultConnOptions() connOptions {
 		maxCalls:      DefaultMaxConcurrentCalls,
 		streamQueue:   DefaultStreamQueue,
 		streamBytes:   DefaultStreamQueueBytes,
+		streamWait:    DefaultStreamQueueWait,
 		writeLimit:    DefaultWriteBufferLimit,
 		handshakeWait: DefaultHandshakeTimeout,
 	}
@@ -127,6 +130,14 @@ func WithChecksums(on bool) Option {
 // WithMaxConcurrentCalls bounds the calls open at once on one connection
 // (default 100,000). A server answers a call over the bound with
 // RESOURCE_EXHAUSTED; a client fails it locally with RESOURCE_EXHAUSTED.
+//
+// On a server, NOTIFY handlers that are still running count against the
+// same bound. A NOTIFY that arrives when the bound is reached cannot be
+// answered (PROTOCOL.md: nothing is ever answered, not even an error), so
+// it is dropped without running its handler and counted in
+// Server.DroppedNotifies. A flood of notifies therefore never holds more
+// than n handler goroutines per connection, and never stalls the
+// connection's other calls.
 func WithMaxConcurrentCalls(n int) Option {
 	return commonOption(func(o *connOptions) {
 		if n > 0 {
@@ -136,8 +147,12 @@ func WithMaxConcurrentCalls(n int) Option {
 }
 
 // WithStreamQueue bounds each streaming call's inbound queue: messages
-// (default 256) and bytes (default 8 MiB). A call whose peer overruns it ends
-// with RESOURCE_EXHAUSTED; the connection is not stalled.
+// (default 256) and bytes (default 8 MiB). MCP/1 has no per-call flow
+// control, so when a call's queue is full the connection's reader waits for
+// the application to take a message, at most WithStreamQueueWait (default
+// 1s); then the call ends with RESOURCE_EXHAUSTED and the connection goes
+// on. A message larger than the byte bound is still taken when the queue is
+// empty.
 func WithStreamQueue(messages, bytes int) Option {
 	return commonOption(func(o *connOptions) {
 		if messages > 0 {
@@ -145,6 +160,30 @@ func WithStreamQueue(messages, bytes int) Option {
 		}
 		if bytes > 0 {
 			o.streamBytes = bytes
+		}
+	})
+}
+
+// WithStreamQueueWait sets how long the connection's reader waits for room
+// in a streaming call's full inbound queue (WithStreamQueue) before it ends
+// the call with RESOURCE_EXHAUSTED; default 1s. A negative d never waits:
+// a full queue ends the call at once. 0 keeps the default.
+//
+// While the reader waits, no frame of any call on the connection is read:
+// this is the back-pressure MCP/1 has (TCP's, per connection). The wait lets
+// a stream of any length reach an application that reads it as fast as it
+// can, whatever bursts the scheduler makes; its bound caps how long an
+// application that stops reading one call can hold up the others. An
+// application that reads slowly but steadily slows the whole connection to
+// its pace, as it would a single TCP stream: with many unrelated callers on
+// one connection (a proxy), a shorter wait favours the other calls.
+func WithStreamQueueWait(d time.Duration) Option {
+	return commonOption(func(o *connOptions) {
+		switch {
+		case d < 0:
+			o.streamWait = 0
+		case d > 0:
+			o.streamWait = d
 		}
 	})
 }
@@ -242,13 +281,26 @@ func WithClientStreamInterceptor(i ...grpc.StreamClientInterceptor) DialOption {
 
 // Backoff is the reconnection schedule: the n-th consecutive failed attempt
 // waits min(Base × Multiplier^n, Max), spread by ±Jitter (a fraction).
-// Defaults, as gRPC's: Base 1s, Multiplier 1.6, Jitter 0.2, Max 120s.
+// Defaults, as gRPC's (DefaultBackoff): Base 1s, Multiplier 1.6, Jitter 0.2,
+// Max 120s.
+//
+// A zero field takes its default, so Backoff{Base: time.Second / 10} changes
+// the base only. For Jitter that makes 0 the default too: set NoJitter (any
+// negative value) to turn jitter off.
 type Backoff struct {
 	Base       time.Duration
-	Multiplier float64
-	Jitter     float64
+	Multiplier float64 // < 1: the default
+	Jitter     float64 // 0: the default 0.2; NoJitter (< 0): none; at most 1
 	Max        time.Duration
 }
+
+// NoJitter, as Backoff.Jitter, disables jitter: every client redials on the
+// same schedule.
+const NoJitter = -1.0
+
+// DefaultBackoff is the schedule a Conn uses without WithBackoff, as
+// grpc-go's backoff.DefaultConfig.
+var DefaultBackoff = Backoff{Base: time.Second, Multiplier: 1.6, Jitter: 0.2, Max: 120 * time.Second}
 
 // WithBackoff sets the reconnection schedule.
 func WithBackoff(b Backoff) DialOption {
@@ -257,18 +309,21 @@ func WithBackoff(b Backoff) DialOption {
 
 func (b Backoff) withDefaults() Backoff {
 	if b.Base <= 0 {
-		b.Base = time.Second
+		b.Base = DefaultBackoff.Base
 	}
 	if b.Multiplier < 1 {
-		b.Multiplier = 1.6
+		b.Multiplier = DefaultBackoff.Multiplier
 	}
-	if b.Jitter < 0 || b.Jitter > 1 {
-		b.Jitter = 0.2
-	} else if b.Jitter == 0 {
-		b.Jitter = 0.2
+	switch {
+	case b.Jitter < 0:
+		b.Jitter = 0 // NoJitter
+	case b.Jitter == 0:
+		b.Jitter = DefaultBackoff.Jitter
+	case b.Jitter > 1:
+		b.Jitter = 1 // a wait is never negative
 	}
 	if b.Max <= 0 {
-		b.Max = 120 * time.Second
+		b.Max = DefaultBackoff.Max
 	}
 	return b
 }

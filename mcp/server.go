@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"crypto/tls"
@@ -33,6 +34,8 @@ type Server struct {
 	serving   bool
 	shutdown  bool
 	connsDone chan struct{} // closed when conns empties during shutdown
+
+	droppedNotifies atomic.Uint64
 }
 
 var _ grpc.ServiceRegistrar = (*Server)(nil)
@@ -253,6 +256,12 @@ func (s *Server) Close() error {
 	}
 	return nil
 }
+
+// DroppedNotifies is the number of NOTIFY frames the server dropped without
+// running their handler because their connection was at its concurrency
+// bound (WithMaxConcurrentCalls). A NOTIFY is never answered, so this count
+// is the only trace of them.
+func (s *Server) DroppedNotifies() uint64 { return s.droppedNotifies.Load() }
 
 // peerOf returns the peer of a connection, for handlers' contexts.
 func peerOf(nc net.Conn) *peer.Peer {

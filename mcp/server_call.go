@@ -34,15 +34,16 @@ type serverCall struct {
 	// which the reader closes at END_STREAM. Only the reader sends on in.
 	first    []byte
 	hasFirst bool
-	in       chan []byte
-	inBytes  atomic.Int64
-	inClosed bool // reader-owned
+	firstBuf [64]byte // holds a small first message: no allocation of its own
+	in       inQueue  // in.ch == nil: the REQUEST carried END_STREAM
+	inClosed bool     // reader-owned
 
 	mu         sync.Mutex // guards what follows
 	header     metadata.MD
 	headerSent bool
 	trailer    metadata.MD
-	reply      []byte // held reply (client streaming, or a raw unary call)
+	reply      []byte  // held reply (client streaming, or a raw unary call)
+	replyBuf   *[]byte // the scratch buffer reply is in, if any (putScratch after the RESPONSE)
 	hasReply   bool
 	unaryReply bool // the one reply goes in the RESPONSE
 
@@ -64,14 +65,19 @@ func newServerCall(sc *serverConn, f *frame.Frame, id uint32, mi *methodInfo, ti
 	}
 	c.inMD = toMD(f.Meta)
 	if !f.Flags.Has(frame.FlagNoMessage) {
-		c.first = append([]byte(nil), f.Body...)
+		if n := len(f.Body); n > 0 && n <= len(c.firstBuf) {
+			c.first = c.firstBuf[:n:n] // capped: an append by its user copies
+			copy(c.first, f.Body)
+		} else {
+			c.first = append([]byte(nil), f.Body...)
+		}
 		c.hasFirst = true
 	}
 	// A NOTIFY is one message whatever its flags (seq_id 0: no STREAM frame
 	// can follow it), so its input ends after the first message; otherwise a
 	// handler reading to io.EOF would wait for ever.
 	if !f.Flags.Has(frame.FlagEndStream) && !c.notify {
-		c.in = make(chan []byte, sc.t.opts.streamQueue)
+		c.in = newInQueue(sc.t.opts.streamQueue)
 	}
 	ctx := sc.ctx
 	if timeoutMs >= 0 {
@@ -106,25 +112,23 @@ func (c *serverCall) deadlineHit() {
 
 // push queues a STREAM frame's message; called by the reader.
 func (c *serverCall) push(f *frame.Frame) {
-	if c.in == nil || c.inClosed {
+	if c.in.ch == nil || c.inClosed {
 		return // after END_STREAM: ignore
 	}
 	if !f.Flags.Has(frame.FlagNoMessage) {
-		n := c.inBytes.Add(int64(len(f.Body)))
-		if n > int64(c.sc.t.opts.streamBytes) {
-			c.finish(status.New(codes.ResourceExhausted, "inbound queue of the call overflowed (bytes)"))
+		o := c.sc.t.opts
+		switch c.in.put(append([]byte(nil), f.Body...), o.streamBytes, o.streamWait, c.ctx.Done(), c.sc.t.done) {
+		case putFullBytes:
+			c.finish(status.New(codes.ResourceExhausted, overflowMsg("the server", o.streamBytes, "bytes", o.streamWait)))
 			return
-		}
-		select {
-		case c.in <- append([]byte(nil), f.Body...):
-		default:
-			c.finish(status.New(codes.ResourceExhausted, "inbound queue of the call overflowed (messages)"))
+		case putFullMessages:
+			c.finish(status.New(codes.ResourceExhausted, overflowMsg("the server", cap(c.in.ch), "messages", o.streamWait)))
 			return
 		}
 	}
 	if f.Flags.Has(frame.FlagEndStream) {
 		c.inClosed = true
-		close(c.in)
+		close(c.in.ch)
 	}
 }
 
@@ -136,15 +140,15 @@ func (c *serverCall) recv() ([]byte, error) {
 		c.first, c.hasFirst = nil, false
 		return b, nil
 	}
-	if c.in == nil {
+	if c.in.ch == nil {
 		return nil, io.EOF
 	}
 	select {
-	case b, ok := <-c.in:
+	case b, ok := <-c.in.ch:
 		if !ok {
 			return nil, io.EOF
 		}
-		c.inBytes.Add(-int64(len(b)))
+		c.in.took(b)
 		return b, nil
 	case <-c.ctx.Done():
 		return nil, ctxStatus(c.ctx)
@@ -167,7 +171,6 @@ func (c *serverCall) abandon() {
 }
 
 func (c *serverCall) run() {
-	defer c.sc.handlerDone()
 	var err error
 	switch {
 	case c.mi == nil:
@@ -177,7 +180,7 @@ func (c *serverCall) run() {
 	default:
 		err = c.runStream()
 	}
-	c.finish(toStatus(err))
+	c.end(toStatus(err), true)
 }
 
 func (c *serverCall) runUnary() error {
@@ -211,57 +214,60 @@ func (c *serverCall) runStream() error {
 
 // sendMsg marshals m and sends it (or holds it for the RESPONSE).
 func (c *serverCall) sendMsg(m any) error {
-	buf := getScratch()
-	b, err := marshalAppend(buf[:0], m)
+	bp := getScratch()
+	b, err := marshalAppend((*bp)[:0], m)
 	if err != nil {
-		putScratch(buf)
+		putScratch(bp, *bp)
 		return status.Errorf(codes.Internal, "mcp: marshal reply: %v", err)
 	}
-	err = c.sendBytes(b, true)
-	putScratch(b)
+	held, err := c.sendBytes(b, bp)
+	if !held {
+		putScratch(bp, b)
+	}
 	return err
 }
 
-// sendBytes sends one message. copyHeld: b is reused by the caller, so a
-// held reply must be copied.
-func (c *serverCall) sendBytes(b []byte, copyHeld bool) error {
+// sendBytes sends one message. bp != nil: b is in the scratch buffer bp,
+// which a held reply may keep without a copy (held: the call now owns bp,
+// and finish gives it back); with bp nil a held reply is a copy.
+func (c *serverCall) sendBytes(b []byte, bp *[]byte) (held bool, err error) {
 	if len(b) > c.sc.t.opts.maxSendMsg {
-		return status.Errorf(codes.ResourceExhausted, "mcp: reply of %d bytes exceeds the %d-byte limit", len(b), c.sc.t.opts.maxSendMsg)
+		return false, status.Errorf(codes.ResourceExhausted, "mcp: reply of %d bytes exceeds the %d-byte limit", len(b), c.sc.t.opts.maxSendMsg)
 	}
 	if !c.deliver {
-		return nil
+		return false, nil
 	}
 	if c.ended.Load() {
 		// ended is set a moment before the context is cancelled: never
 		// report a message as sent on a call that has ended.
 		if c.ctx.Err() == nil {
-			return status.Error(codes.Canceled, "mcp: the call has ended")
+			return false, status.Error(codes.Canceled, "mcp: the call has ended")
 		}
-		return ctxStatus(c.ctx)
+		return false, ctxStatus(c.ctx)
 	}
 	c.mu.Lock()
 	if c.unaryReply {
 		if c.hasReply {
 			c.mu.Unlock()
-			return status.Error(codes.Internal, "mcp: a second reply on a call that takes one")
+			return false, status.Error(codes.Internal, "mcp: a second reply on a call that takes one")
 		}
-		if copyHeld {
+		if bp == nil {
 			b = append([]byte(nil), b...)
 		}
-		c.reply, c.hasReply = b, true
+		c.reply, c.replyBuf, c.hasReply = b, bp, true
 		c.mu.Unlock()
-		return nil
+		return bp != nil, nil
 	}
 	meta := c.takeHeaderLocked()
 	c.mu.Unlock()
-	err := c.sc.t.enqueue(c.ctx, frame.Header{Type: frame.TypeStream, SeqID: c.id}, meta, b, false)
+	err = c.sc.t.enqueue(c.ctx, frame.Header{Type: frame.TypeStream, SeqID: c.id}, meta, b, false)
 	if err != nil {
 		if c.ctx.Err() != nil {
-			return ctxStatus(c.ctx)
+			return false, ctxStatus(c.ctx)
 		}
-		return status.Error(codes.Unavailable, "mcp: connection closed")
+		return false, status.Error(codes.Unavailable, "mcp: connection closed")
 	}
-	return nil
+	return false, nil
 }
 
 // takeHeaderLocked returns the header block to send with the first frame.
@@ -277,13 +283,22 @@ func (c *serverCall) takeHeaderLocked() frame.Metadata {
 }
 
 // finish sends the RESPONSE, once; later calls do nothing.
-func (c *serverCall) finish(st *status.Status) {
+func (c *serverCall) finish(st *status.Status) { c.end(st, false) }
+
+// end is finish; returned: run calls it because the handler returned, which
+// it accounts for (callDone) with the same lock that ends the call.
+func (c *serverCall) end(st *status.Status, returned bool) {
 	if !c.ended.CompareAndSwap(false, true) {
+		if returned && c.sc.callDone(c, false, true) {
+			c.sc.t.closeAfterFlush(DefaultShutdownWriteWait, nil)
+		}
 		return
 	}
-	// callEnded takes sc.mu first: from the deadline watcher, that orders
+	// callDone takes sc.mu first: from the deadline watcher, that orders
 	// what follows after open, which set stopDL and the rest of c under it.
-	c.sc.callEnded(c)
+	// The call leaves the open calls before its RESPONSE is queued: the
+	// client may reuse the id once it has the RESPONSE.
+	closeNow := c.sc.callDone(c, true, returned)
 	if c.stopDL != nil {
 		c.stopDL()
 	}
@@ -291,7 +306,8 @@ func (c *serverCall) finish(st *status.Status) {
 		c.mu.Lock()
 		header := c.takeHeaderLocked()
 		trailer := appendMD(nil, c.trailer)
-		reply, hasReply := c.reply, c.hasReply
+		reply, hasReply, replyBuf := c.reply, c.hasReply, c.replyBuf
+		c.reply, c.replyBuf = nil, nil
 		c.mu.Unlock()
 		h := frame.Header{Type: frame.TypeResponse, SeqID: c.id}
 		ok := st == nil || st.Code() == codes.OK
@@ -304,13 +320,20 @@ func (c *serverCall) finish(st *status.Status) {
 			// frame without a message (docs/protocol.md, "Headers").
 			_ = c.sc.t.enqueue(context.Background(), frame.Header{Type: frame.TypeStream, Flags: frame.FlagNoMessage, SeqID: c.id}, header, nil, true)
 		}
+		body := reply
 		if !ok || !hasReply {
 			h.Flags |= frame.FlagNoMessage
-			reply = nil
+			body = nil
 		}
-		_ = c.sc.t.enqueue(context.Background(), h, trailer, reply, true)
+		_ = c.sc.t.enqueue(context.Background(), h, trailer, body, true)
+		if replyBuf != nil {
+			putScratch(replyBuf, reply) // enqueue copied it
+		}
 	}
 	c.cancel()
+	if closeNow {
+		c.sc.t.closeAfterFlush(DefaultShutdownWriteWait, nil)
+	}
 }
 
 // grpc.ServerTransportStream, for grpc.SetHeader and friends.
@@ -415,7 +438,10 @@ func (r *RawStream) RecvMsg() ([]byte, error) { return r.c.recv() }
 func (r *RawStream) SendHeader(md metadata.MD) error { return r.c.SendHeader(md) }
 
 // SendMsg sends one reply. The stream does not keep b after it returns.
-func (r *RawStream) SendMsg(b []byte) error { return r.c.sendBytes(b, true) }
+func (r *RawStream) SendMsg(b []byte) error {
+	_, err := r.c.sendBytes(b, nil)
+	return err
+}
 
 // SetTrailer adds trailer metadata, sent with the RESPONSE.
 func (r *RawStream) SetTrailer(md metadata.MD) { _ = r.c.SetTrailer(md) }
@@ -424,4 +450,4 @@ func (r *RawStream) SetTrailer(md metadata.MD) { _ = r.c.SetTrailer(md) }
 // REQUEST carried END_STREAM, so after its one message RecvMsg returns
 // io.EOF. A proxy uses it to forward unary and server-streaming calls
 // without a goroutine for the request side.
-func (r *RawStream) HalfClosed() bool { return r.c.in == nil }
+func (r *RawStream) HalfClosed() bool { return r.c.in.ch == nil }

@@ -22,6 +22,7 @@ type serverConn struct {
 	mu       sync.Mutex
 	calls    map[uint32]*serverCall // open calls by seq_id
 	active   int                    // calls and notifies whose handler runs
+	notifies int                    // notifies whose handler runs (they count against maxCalls)
 	maxID    uint32                 // highest call id accepted
 	draining bool
 	ps       connPubSub // subscriptions (pubsub_server.go)
@@ -170,8 +171,14 @@ func (sc *serverConn) open(f *frame.Frame) error {
 	case id != 0 && (sc.calls[id] != nil || sc.ps.subs[id] != nil):
 		sc.mu.Unlock()
 		return &connErr{codes.InvalidArgument, "seq_id " + strconv.FormatUint(uint64(id), 10) + " reused while its call is open"}
-	case len(sc.calls) >= sc.t.opts.maxCalls:
+	case len(sc.calls)+sc.notifies >= sc.t.opts.maxCalls:
 		sc.mu.Unlock()
+		if notify {
+			// A NOTIFY cannot be refused (nothing is ever answered): it is
+			// dropped, and counted (WithMaxConcurrentCalls).
+			sc.srv.droppedNotifies.Add(1)
+			return nil
+		}
 		sc.reply(id, codes.ResourceExhausted, "too many concurrent calls on this connection")
 		return nil
 	}
@@ -181,6 +188,8 @@ func (sc *serverConn) open(f *frame.Frame) error {
 		if id > sc.maxID {
 			sc.maxID = id
 		}
+	} else {
+		sc.notifies++
 	}
 	sc.active++
 	sc.mu.Unlock()
@@ -188,22 +197,25 @@ func (sc *serverConn) open(f *frame.Frame) error {
 	return nil
 }
 
-// callEnded removes a call that has ended and closes a draining connection
-// when it was the last.
-func (sc *serverConn) callEnded(c *serverCall) {
+// callEnded removes a call that has ended.
+func (sc *serverConn) callEnded(c *serverCall) { sc.callDone(c, true, false) }
+
+// callDone, under one lock, removes c from the open calls if it ended and
+// accounts for its handler's return if it returned. It reports whether the
+// connection drains and that was its last handler: the caller then closes
+// it (closeAfterFlush) once its own frames are queued.
+func (sc *serverConn) callDone(c *serverCall, ended, returned bool) (closeNow bool) {
 	sc.mu.Lock()
-	if c.id != 0 && sc.calls[c.id] == c {
+	if ended && c.id != 0 && sc.calls[c.id] == c {
 		delete(sc.calls, c.id)
 	}
-	sc.mu.Unlock()
-}
-
-func (sc *serverConn) handlerDone() {
-	sc.mu.Lock()
-	sc.active--
-	closeNow := sc.draining && sc.active == 0
-	sc.mu.Unlock()
-	if closeNow {
-		sc.t.closeAfterFlush(DefaultShutdownWriteWait, nil)
+	if returned {
+		if c.notify {
+			sc.notifies--
+		}
+		sc.active--
+		closeNow = sc.draining && sc.active == 0
 	}
+	sc.mu.Unlock()
+	return closeNow
 }

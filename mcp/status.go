@@ -69,3 +69,29 @@ func statusFromFrame(code uint8, m frame.Metadata) error {
 func ctxStatus(ctx context.Context) error {
 	return status.FromContextError(ctx.Err()).Err()
 }
+
+// ErrRefused matches (errors.Is) the error of a call the server never
+// processed because it was refused: the server's GOAWAY named a last
+// accepted call id below the call's (PROTOCOL.md §8, "Drain"), or no
+// connection took the call at all. Such a call is safe to retry, on the same
+// Conn (which moves to a fresh connection) or elsewhere, even when it is not
+// idempotent. The error is also a gRPC status error with code UNAVAILABLE.
+var ErrRefused = errors.New("mcp: call refused before the server processed it")
+
+// IsRefused reports whether err is (or wraps) the error of a call refused
+// before the server processed it, and so safe to retry: errors.Is(err,
+// ErrRefused). Other UNAVAILABLE errors, such as a connection lost while the
+// call was in flight, may have been processed.
+func IsRefused(err error) bool { return errors.Is(err, ErrRefused) }
+
+// refusedError is a refused call's error: a status error that matches
+// ErrRefused.
+type refusedError struct{ st *status.Status }
+
+func refusedErr(msg string) error {
+	return &refusedError{st: status.New(codes.Unavailable, msg)}
+}
+
+func (e *refusedError) Error() string              { return e.st.Err().Error() }
+func (e *refusedError) GRPCStatus() *status.Status { return e.st }
+func (e *refusedError) Is(target error) bool       { return target == ErrRefused }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -41,8 +42,8 @@ type transport struct {
 
 	// outbound queue; see enqueue and writeLoop.
 	wmu      sync.Mutex
-	wbuf     []byte        // frames waiting for the writer
-	wspare   []byte        // the writer's other buffer
+	wbuf     *[]byte       // frames waiting for the writer (nil: none, pooled)
+	wspare   *[]byte       // the writer's other buffer (nil: none)
 	wroom    chan struct{} // closed when the writer has taken wbuf
 	wclosing bool          // flush what is queued, then close
 	wreason  error         // the close reason once wclosing
@@ -133,7 +134,7 @@ func (t *transport) enqueue(ctx context.Context, h frame.Header, meta frame.Meta
 			t.wmu.Unlock()
 			return errWriterClosed
 		}
-		queued := len(t.wbuf)
+		queued := bufLen(t.wbuf)
 		if queued < t.opts.writeLimit || control || queued == 0 {
 			if control && queued > 2*t.opts.writeLimit+(1<<20) {
 				t.wmu.Unlock()
@@ -143,7 +144,7 @@ func (t *transport) enqueue(ctx context.Context, h frame.Header, meta frame.Meta
 			if t.wbuf == nil {
 				t.wbuf = getWriteBuf()
 			}
-			t.wbuf = frame.AppendFrame(t.wbuf, h, meta, body)
+			*t.wbuf = frame.AppendFrame(*t.wbuf, h, meta, body)
 			t.wmu.Unlock()
 			if queued == 0 {
 				select {
@@ -180,16 +181,43 @@ func (t *transport) isDone() bool {
 // Write buffers are pooled so an idle connection holds none.
 const maxKeptWriteBuf = 256 << 10
 
-var writeBufs = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
+// The pool holds *[]byte, and the transport keeps the pointer while it
+// uses the buffer, so that neither getting nor putting one allocates.
+var writeBufs = sync.Pool{New: func() any { return new([]byte) }}
 
-func getWriteBuf() []byte { return (*writeBufs.Get().(*[]byte))[:0] }
+// smallBatch is the queued size below which the writer yields once before
+// writing, to coalesce more frames into the write.
+const smallBatch = 1024
 
-func putWriteBuf(b []byte) {
-	if cap(b) == 0 || cap(b) > maxKeptWriteBuf {
+// getWriteBuf returns an empty buffer.
+func getWriteBuf() *[]byte {
+	bp := writeBufs.Get().(*[]byte)
+	if *bp == nil {
+		*bp = make([]byte, 0, 4096)
+	}
+	return bp
+}
+
+// putWriteBuf gives a buffer back (nil: none). One that grew past
+// maxKeptWriteBuf is dropped, its pointer kept.
+func putWriteBuf(bp *[]byte) {
+	if bp == nil {
 		return
 	}
-	b = b[:0]
-	writeBufs.Put(&b)
+	if cap(*bp) > maxKeptWriteBuf {
+		*bp = nil
+	} else {
+		*bp = (*bp)[:0]
+	}
+	writeBufs.Put(bp)
+}
+
+// bufLen is the length of a buffer that may be nil.
+func bufLen(bp *[]byte) int {
+	if bp == nil {
+		return 0
+	}
+	return len(*bp)
 }
 
 func (t *transport) writeLoop() {
@@ -199,8 +227,19 @@ func (t *transport) writeLoop() {
 		case <-t.done:
 			return
 		}
+		yielded := false
 		for {
 			t.wmu.Lock()
+			if n := bufLen(t.wbuf); !yielded && n > 0 && n < smallBatch && !t.wclosing {
+				// A small batch: let the goroutines that are about to queue
+				// frames run first, so one write carries them all (as
+				// grpc-go's loopy writer does). One yield per write.
+				t.wmu.Unlock()
+				yielded = true
+				runtime.Gosched()
+				continue
+			}
+			yielded = false
 			buf := t.wbuf
 			t.wbuf = t.wspare
 			t.wspare = nil
@@ -210,7 +249,7 @@ func (t *transport) writeLoop() {
 			}
 			closing := t.wclosing
 			t.wmu.Unlock()
-			if len(buf) == 0 {
+			if bufLen(buf) == 0 {
 				putWriteBuf(buf)
 				if closing {
 					t.close(t.closeReason())
@@ -218,20 +257,21 @@ func (t *transport) writeLoop() {
 				}
 				// Idle: give both buffers back so an idle connection holds none.
 				t.wmu.Lock()
-				if len(t.wbuf) == 0 {
+				if bufLen(t.wbuf) == 0 {
 					putWriteBuf(t.wbuf)
 					t.wbuf = nil
 				}
 				t.wmu.Unlock()
 				break
 			}
-			if _, err := t.conn.Write(buf); err != nil {
+			if _, err := t.conn.Write(*buf); err != nil {
 				t.close(status.Errorf(codes.Unavailable, "mcp: write: %v", err))
 				return
 			}
 			t.wmu.Lock()
-			if t.wspare == nil && cap(buf) <= maxKeptWriteBuf {
-				t.wspare = buf[:0]
+			if t.wspare == nil && cap(*buf) <= maxKeptWriteBuf {
+				*buf = (*buf)[:0]
+				t.wspare = buf
 			} else {
 				putWriteBuf(buf)
 			}

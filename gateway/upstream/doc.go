@@ -26,6 +26,11 @@
 //     dst_addr and content type. A gRPC content type (application/grpc,
 //     application/grpc+proto) becomes MCP's default, protobuf.
 //
+// An MCP NOTIFY from the front door (a Stream that is a Notifier) goes to
+// an MCP backend as a NOTIFY: sent, never answered, counted as answered
+// once sent. To a gRPC backend, which has no NOTIFY, it is a unary call
+// whose reply the MCP front door drops.
+//
 // Connections are opened when the endpoint is created, never per call, and
 // redialed with the reconnect backoff (WithReconnectBackoff) when lost. A
 // call that reaches an MCP endpoint still making its first connection

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"io"
-	"strings"
 	"sync/atomic"
 
 	"github.com/mcpbridge/mcpbridge/gateway"
@@ -102,6 +101,14 @@ func (u *Upstream) serve(req *gateway.Request, s gateway.Stream) error {
 			return err
 		}
 	}
+	if n, ok := s.(Notifier); ok && n.IsNotify() && !u.grpc && c.complete && c.n == 1 {
+		// An MCP NOTIFY stays a NOTIFY to an MCP backend: sent, never
+		// answered. (To a gRPC backend it is a unary call whose reply the
+		// front door drops.)
+		err := c.notify(e)
+		e.release()
+		return err
+	}
 	for attempt := 0; ; attempt++ {
 		e.calls.Add(1)
 		err, o, retry := c.attempt(e)
@@ -116,6 +123,35 @@ func (u *Upstream) serve(req *gateway.Request, s gateway.Stream) error {
 		}
 		e = next
 	}
+}
+
+// Notifier is a front door stream that may be a fire-and-forget NOTIFY
+// (mcp.RawStream).
+type Notifier interface {
+	IsNotify() bool
+}
+
+// notify sends the client's NOTIFY on to e. Only the send can fail.
+func (c *call) notify(e *endpoint) error {
+	e.calls.Add(1)
+	mc, err := e.mcpConn(c.ctx)
+	if err == nil {
+		err = mc.NotifyRaw(c.ctx, mcp.RawRequest{
+			Path:        c.req.Path,
+			Metadata:    outgoingMD(c.req.Header, false),
+			DstAddr:     c.req.DstAddr,
+			ContentType: mcpContentType(c.req.ContentType),
+		}, c.msgs[0])
+	}
+	o := answered
+	if err != nil {
+		o = failed
+		if c.ctx.Err() != nil {
+			o = neutral
+		}
+	}
+	c.u.record(e, o, err)
+	return err
 }
 
 // readAhead reads what a half-closed client sent: one message and io.EOF
@@ -285,9 +321,7 @@ func (c *call) backendError(err error, refusable bool) (error, outcome, bool) {
 
 // refused reports whether err is mcp's GOAWAY refusal of a call the server
 // did not process.
-func refused(err error) bool {
-	return status.Code(err) == codes.Unavailable && strings.Contains(status.Convert(err).Message(), "not processed and is safe to retry")
-}
+func refused(err error) bool { return mcp.IsRefused(err) }
 
 // pump copies the client's messages to the backend until the client
 // half-closes (then CloseSend), the backend call ends, or the client's
