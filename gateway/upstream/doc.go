@@ -24,7 +24,11 @@
 //   - protocol mcp: one *mcp.Conn per endpoint, which redials by itself;
 //     a raw stream per call (mcp.Conn.NewRawStream) carrying the request's
 //     dst_addr and content type. A gRPC content type (application/grpc,
-//     application/grpc+proto) becomes MCP's default, protobuf.
+//     application/grpc+proto) becomes MCP's default, protobuf. MCP/1 has
+//     no per-call flow control: a response stream's messages queue in the
+//     gateway (256 per call) while the client reads, and a client that
+//     stops reading holds the shared connection's reader at most 100ms
+//     before its call ends with RESOURCE_EXHAUSTED.
 //
 // An MCP NOTIFY from the front door (a Stream that is a Notifier) goes to
 // an MCP backend as a NOTIFY: sent, never answered, counted as answered

@@ -146,6 +146,10 @@ func (e *endpoint) closeConn() {
 	}
 }
 
+// mcpStreamQueueWait bounds how long one slow client can stall an MCP
+// upstream connection's reader (see dialLoop).
+const mcpStreamQueueWait = 100 * time.Millisecond
+
 // dialLoop dials an MCP endpoint until the first success (the mcp.Conn
 // redials by itself from then on) or until the endpoint is retired.
 func (e *endpoint) dialLoop() {
@@ -154,6 +158,11 @@ func (e *endpoint) dialLoop() {
 	dopts := []mcp.DialOption{
 		mcp.WithBackoff(mcp.Backoff{Base: o.backBase, Max: o.backMax}),
 		mcp.WithMaxMessageSize(o.maxMsg),
+		// The connection is shared by many clients' calls: a client that
+		// stops reading its stream may hold the others up at most this
+		// long (mcp.WithStreamQueueWait), then its call ends with
+		// RESOURCE_EXHAUSTED.
+		mcp.WithStreamQueueWait(mcpStreamQueueWait),
 	}
 	dopts = append(dopts, o.mcpOpts...)
 	wait := o.backBase
