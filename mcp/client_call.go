@@ -22,7 +22,10 @@ type clientCall struct {
 	id     uint32
 	done   chan struct{} // closed when the call has ended
 	ended  atomic.Bool
-	stopCx func() bool // stops the stream's context watcher
+	// stopCx stops the stream's context watcher; under stopMu, because the
+	// watcher may run (and end the call) before openStream has stored it.
+	stopMu sync.Mutex
+	stopCx func() bool
 
 	// Written by the side that ends the call, read after done.
 	err      error
@@ -98,10 +101,18 @@ func (call *clientCall) fail(err error) {
 }
 
 func (call *clientCall) finishEnd() {
-	if call.stopCx != nil {
-		call.stopCx()
-	}
+	call.stopWatcher()
 	close(call.done)
+}
+
+// stopWatcher stops the context watcher, if it is in place.
+func (call *clientCall) stopWatcher() {
+	call.stopMu.Lock()
+	stop := call.stopCx
+	call.stopMu.Unlock()
+	if stop != nil {
+		stop()
+	}
 }
 
 // push handles a STREAM frame; run by the reader.
@@ -434,7 +445,9 @@ func (c *Conn) openStream(ctx context.Context, req *RawRequest, co callOpts, cli
 	// The context watcher is in place before the call is registered: once
 	// it is in the connection's map, the connection's end or a GOAWAY may
 	// end it at any time, and ending it stops the watcher.
+	call.stopMu.Lock()
 	call.stopCx = context.AfterFunc(ctx, s.ctxDone)
+	call.stopMu.Unlock()
 	var cc *clientConn
 	for attempt := 0; ; attempt++ {
 		cc, err = c.ready(ctx, co.failFast)
@@ -448,7 +461,7 @@ func (c *Conn) openStream(ctx context.Context, req *RawRequest, co callOpts, cli
 			}
 		}
 		if err != nil {
-			call.stopCx()
+			call.stopWatcher()
 			return nil, err
 		}
 		break
