@@ -18,10 +18,10 @@ import (
 
 // clientCall is one call in flight on a clientConn.
 type clientCall struct {
-	cc     *clientConn
-	id     uint32
-	done   chan struct{} // closed when the call has ended
-	ended  atomic.Bool
+	cc    *clientConn
+	id    uint32
+	done  chan struct{} // closed when the call has ended
+	ended atomic.Bool
 	// stopCx stops the stream's context watcher; under stopMu, because the
 	// watcher may run (and end the call) before openStream has stored it.
 	stopMu sync.Mutex
@@ -677,6 +677,21 @@ func (g *grpcClientStream) RecvMsg(m any) error {
 		g.s.cc.cancel(g.s.call, true)
 		g.s.call.fail(err)
 		return err
+	}
+	if !g.s.serverStreams {
+		// As grpc-go: a call with one reply (client streaming) has ended
+		// when RecvMsg returns it, so Trailer and the status are there.
+		g.s.replyTaken = true
+		switch _, err := g.s.recv(); err {
+		case io.EOF:
+		case nil:
+			err = status.Error(codes.Internal, "mcp: a second reply on a call that takes one")
+			g.s.cc.cancel(g.s.call, true)
+			g.s.call.fail(err)
+			return err
+		default:
+			return err
+		}
 	}
 	return nil
 }
