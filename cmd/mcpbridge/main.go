@@ -7,7 +7,8 @@
 //	mcpbridge validate --config FILE
 //
 // Without --config it runs an embedded default: the gateway on
-// 127.0.0.1:7070 (MCP), 127.0.0.1:9090 (gRPC) and 127.0.0.1:9901 (admin),
+// 127.0.0.1:7070 (MCP), 127.0.0.1:9090 (gRPC), 127.0.0.1:8080 (HTTP/JSON)
+// and 127.0.0.1:9901 (admin),
 // in front of the example UserService that the same process serves on
 // 127.0.0.1:50051 (gRPC) and 127.0.0.1:50052 (MCP).
 //
@@ -109,8 +110,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, hup <-cha
 		return 1
 	}
 	if example != nil {
-		fmt.Fprintf(stdout, "mcpbridge: gateway on mcp=%s grpc=%s admin=%s, example UserService behind it\n", d.Addr("mcp"), d.Addr("grpc"), d.Addr("admin"))
+		fmt.Fprintf(stdout, "mcpbridge: gateway on mcp=%s grpc=%s http=%s admin=%s, example UserService behind it\n", d.Addr("mcp"), d.Addr("grpc"), d.Addr("http"), d.Addr("admin"))
 		fmt.Fprintln(stdout, "  try: go run ./examples/mcpclient --addr", d.Addr("mcp"))
+		if a := d.Addr("http"); a != nil {
+			fmt.Fprintf(stdout, "  try: curl %s/v1/users/1\n", a)
+		}
 	}
 
 	reload := func(why string) {

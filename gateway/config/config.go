@@ -32,7 +32,12 @@ const (
 	DefaultSubscriberQueue      = 1024
 	DefaultSlowConsumer         = "drop"
 	DefaultNATSSubjectPrefix    = "mcpbridge"
+	DefaultHTTPMaxBodySize      = 4 << 20
+	DefaultUnknownFields        = "reject"
 )
+
+// DefaultForwardHeaders is the default of server.http.forward_headers.
+var DefaultForwardHeaders = []string{"authorization", "x-*", "traceparent", "tracestate"}
 
 // protocols an upstream may speak, and balancers it may use.
 var (
@@ -76,6 +81,36 @@ type Server struct {
 	Log Log `json:"log"`
 	// Limits bound what one peer can make the gateway hold.
 	Limits Limits `json:"limits"`
+	// HTTP configures the HTTP/JSON front door (listeners.http).
+	HTTP HTTP `json:"http"`
+	// JSON configures JSON transcoding, on the HTTP front door and for MCP
+	// and gRPC calls whose content type is application/json.
+	JSON JSON `json:"json"`
+}
+
+// HTTP configures the HTTP/JSON front door. Static.
+type HTTP struct {
+	// MaxBodySize bounds a request body, and each line of an NDJSON
+	// (client-streaming) body; more answers 413. Default 4MiB.
+	MaxBodySize Size `json:"max_body_size"`
+	// ForwardHeaders lists the request headers forwarded upstream as
+	// metadata: names (case-insensitive) or prefixes ending in "*".
+	// Default [authorization, "x-*", traceparent, tracestate]; [] forwards
+	// none. Headers a route's filters add are always forwarded.
+	ForwardHeaders []string `json:"forward_headers"`
+}
+
+// JSON configures JSON transcoding. Static.
+type JSON struct {
+	// UseProtoNames writes fields by their proto names (user_id) rather
+	// than lowerCamel (userId). Input accepts both. Default false.
+	UseProtoNames bool `json:"use_proto_names"`
+	// EmitDefaults writes fields that hold their default value (0, "",
+	// false, []). Default false.
+	EmitDefaults bool `json:"emit_defaults"`
+	// UnknownFields is what an unknown JSON field or query parameter does:
+	// "reject" (INVALID_ARGUMENT, HTTP 400) or "discard". Default "reject".
+	UnknownFields string `json:"unknown_fields"`
 }
 
 // Log configures the daemon's log.
@@ -172,6 +207,40 @@ type Upstream struct {
 	HealthCheck *HealthCheck `json:"health_check,omitempty"`
 	// Passive ejects endpoints whose calls keep failing. On by default.
 	Passive Passive `json:"passive"`
+	// Descriptors says where the upstream's protobuf descriptors come from,
+	// for JSON transcoding (HTTP front door, JSON over MCP). Nil, the
+	// default, means server reflection for a gRPC upstream (loaded when
+	// first needed) and none for an MCP one.
+	Descriptors *Descriptors `json:"descriptors,omitempty"`
+}
+
+// Descriptors says where an upstream's descriptors come from. At least one
+// of Reflection and File is set.
+type Descriptors struct {
+	// Reflection loads them by gRPC server reflection (grpc.reflection.v1,
+	// falling back to v1alpha) through the upstream's own connections.
+	// Default true.
+	Reflection bool `json:"reflection"`
+	// File is a FileDescriptorSet (protoc --include_imports
+	// --descriptor_set_out, or buf build -o), read at each load; with
+	// Reflection as well, the file's descriptors take precedence.
+	File string `json:"file,omitempty"`
+	// Refresh reloads them at this interval; 0s, the default, reloads only
+	// on a configuration reload (and, at most every 5s, when a call names a
+	// method they lack).
+	Refresh Duration `json:"refresh"`
+}
+
+// DescriptorSource returns where u's descriptors come from, with the
+// defaults applied; ok is false when u has none.
+func (u *Upstream) DescriptorSource() (d Descriptors, ok bool) {
+	if u.Descriptors != nil {
+		return *u.Descriptors, u.Descriptors.Reflection || u.Descriptors.File != ""
+	}
+	if u.Protocol == "grpc" || u.Protocol == "" {
+		return Descriptors{Reflection: true}, true
+	}
+	return Descriptors{}, false
 }
 
 // Endpoint is one backend address.
@@ -282,6 +351,8 @@ func defaultServer() Server {
 			MaxConcurrentStreams: DefaultMaxConcurrentStreams,
 			MaxConnections:       DefaultMaxConnections,
 		},
+		HTTP: HTTP{MaxBodySize: DefaultHTTPMaxBodySize, ForwardHeaders: append([]string(nil), DefaultForwardHeaders...)},
+		JSON: JSON{UnknownFields: DefaultUnknownFields},
 	}
 }
 

@@ -313,7 +313,52 @@ func (d *decoder) server(n *yaml.Node, path string, s *Server) {
 				"max_connections":        func(n *yaml.Node, p string) { d.integer(n, p, &l.MaxConnections) },
 			})
 		},
+		"http": func(n *yaml.Node, p string) {
+			h := &s.HTTP
+			d.fields(n, p, map[string]func(*yaml.Node, string){
+				"max_body_size":   func(n *yaml.Node, p string) { d.size(n, p, &h.MaxBodySize) },
+				"forward_headers": func(n *yaml.Node, p string) { h.ForwardHeaders = d.stringList(n, p) },
+			})
+		},
+		"json": func(n *yaml.Node, p string) {
+			j := &s.JSON
+			d.fields(n, p, map[string]func(*yaml.Node, string){
+				"use_proto_names": func(n *yaml.Node, p string) { d.boolean(n, p, &j.UseProtoNames) },
+				"emit_defaults":   func(n *yaml.Node, p string) { d.boolean(n, p, &j.EmitDefaults) },
+				"unknown_fields":  func(n *yaml.Node, p string) { d.str(n, p, &j.UnknownFields) },
+			})
+		},
 	})
+}
+
+func (d *decoder) boolean(n *yaml.Node, path string, dst *bool) {
+	s, ok := d.scalar(n, path, "true or false")
+	if !ok {
+		return
+	}
+	var v bool
+	if s.ShortTag() != "!!bool" || s.Decode(&v) != nil {
+		d.errorf(s, path, "want true or false, got %s", describe(s))
+		return
+	}
+	*dst = v
+}
+
+// stringList decodes a list of strings.
+func (d *decoder) stringList(n *yaml.Node, path string) []string {
+	items, ok := d.list(n, path)
+	if !ok {
+		return nil
+	}
+	out := []string{}
+	for i, item := range items {
+		ip := index(path, i)
+		d.mark(resolve(item), ip)
+		var s string
+		d.str(item, ip, &s)
+		out = append(out, s)
+	}
+	return out
 }
 
 func (d *decoder) listeners(n *yaml.Node, path string, ls *Listeners) {
@@ -437,6 +482,15 @@ func (d *decoder) upstream(n *yaml.Node, path, name string) Upstream {
 				"consecutive_failures": func(n *yaml.Node, p string) { d.integer(n, p, &u.Passive.ConsecutiveFailures) },
 				"ejection_time":        func(n *yaml.Node, p string) { d.duration(n, p, &u.Passive.EjectionTime) },
 			})
+		},
+		"descriptors": func(n *yaml.Node, p string) {
+			ds := &Descriptors{Reflection: true}
+			d.fields(n, p, map[string]func(*yaml.Node, string){
+				"reflection": func(n *yaml.Node, p string) { d.boolean(n, p, &ds.Reflection) },
+				"file":       func(n *yaml.Node, p string) { d.str(n, p, &ds.File) },
+				"refresh":    func(n *yaml.Node, p string) { d.duration(n, p, &ds.Refresh) },
+			})
+			u.Descriptors = ds
 		},
 	})
 	return u

@@ -29,6 +29,7 @@ func TestExampleFile(t *testing.T) {
 		{"pinned canary", &gateway.Request{Protocol: "grpc", Method: "POST", Path: "/user.v1.UserService/GetUser", Header: map[string][]string{"x-canary": {"true"}}}, "users-canary-pinned"},
 		{"tenant prefix", &gateway.Request{Protocol: "grpc", Method: "POST", Path: "/acme/user.v1.UserService/GetUser"}, "users-tenant-prefix"},
 		{"device", &gateway.Request{Protocol: "mcp", Method: "POST", Path: "/device.v1.Device/Read", DstAddr: 0x0201}, "devices"},
+		{"http", &gateway.Request{Protocol: "http", Method: "GET", Path: "/api/v1/users/1"}, "users-http"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

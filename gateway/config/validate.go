@@ -88,6 +88,18 @@ func (v *validator) server() {
 	}
 	v.oneOf("server.log.format", "log format", s.Log.Format, []string{"text", "json"})
 	v.oneOf("server.log.level", "log level", s.Log.Level, []string{"debug", "info", "warn", "error"})
+	if s.HTTP.MaxBodySize <= 0 {
+		v.errorf("server.http.max_body_size", nil, "must be positive, got %d", s.HTTP.MaxBodySize)
+	}
+	for i, h := range s.HTTP.ForwardHeaders {
+		name := strings.TrimSuffix(h, "*")
+		if h == "" || strings.Contains(name, "*") || strings.ContainsFunc(name, func(r rune) bool {
+			return !(r == '-' || r == '_' || r == '.' || '0' <= r && r <= '9' || 'a' <= r && r <= 'z' || 'A' <= r && r <= 'Z')
+		}) {
+			v.errorf(index("server.http.forward_headers", i), nil, "bad header name %q: letters, digits, '-', '_', '.', and an optional final '*'", h)
+		}
+	}
+	v.oneOf("server.json.unknown_fields", "unknown_fields policy", s.JSON.UnknownFields, []string{"reject", "discard"})
 	l := s.Limits
 	for _, lim := range []struct {
 		key string
@@ -260,6 +272,15 @@ func (v *validator) upstreams() {
 		}
 		if u.Passive.ConsecutiveFailures > 0 && u.Passive.EjectionTime <= 0 {
 			v.errorf(child(pp, "ejection_time"), nil, "must be positive, got %s", u.Passive.EjectionTime)
+		}
+		if ds := u.Descriptors; ds != nil {
+			dp := child(p, "descriptors")
+			if !ds.Reflection && ds.File == "" {
+				v.errorf(dp, nil, "no source: set reflection: true or a file")
+			}
+			if ds.Refresh < 0 {
+				v.errorf(child(dp, "refresh"), nil, "must not be negative (0s refreshes on reload only), got %s", ds.Refresh)
+			}
 		}
 	}
 }

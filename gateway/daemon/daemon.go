@@ -1,6 +1,7 @@
-// Package daemon runs a gateway from a configuration: the front doors (MCP
-// and gRPC), the admin endpoint, the upstream set and the route table, with
-// atomic reloads and a graceful shutdown. cmd/mcpbridge is a thin shell
+// Package daemon runs a gateway from a configuration: the front doors (MCP,
+// gRPC and HTTP/JSON), the admin endpoint, the upstream set, the upstreams'
+// descriptors (for JSON transcoding) and the route table, with atomic
+// reloads and a graceful shutdown. cmd/mcpbridge is a thin shell
 // around it (flags, logging, signals); tests run the same wiring on
 // loopback.
 //
@@ -21,14 +22,18 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"slices"
 	"sync"
 	"time"
 
 	"github.com/mcpbridge/mcpbridge/gateway"
 	"github.com/mcpbridge/mcpbridge/gateway/admin"
 	"github.com/mcpbridge/mcpbridge/gateway/config"
+	"github.com/mcpbridge/mcpbridge/gateway/descriptors"
 	"github.com/mcpbridge/mcpbridge/gateway/grpcfront"
+	"github.com/mcpbridge/mcpbridge/gateway/httpfront"
 	"github.com/mcpbridge/mcpbridge/gateway/mcpfront"
+	"github.com/mcpbridge/mcpbridge/gateway/transcode"
 	"github.com/mcpbridge/mcpbridge/gateway/upstream"
 	"github.com/mcpbridge/mcpbridge/mcp"
 	pubsubv1 "github.com/mcpbridge/mcpbridge/proto/pubsub/v1"
@@ -66,6 +71,8 @@ type Daemon struct {
 	log    *slog.Logger
 	router *gateway.Router
 	set    *upstream.Set
+	descs  *descriptors.Set  // upstreams' descriptors, for JSON transcoding
+	topts  transcode.Options // from the configuration at New (static)
 
 	mu      sync.Mutex
 	cfg     *config.Config // in force
@@ -73,11 +80,16 @@ type Daemon struct {
 	stopped bool
 	addrs   map[string]net.Addr
 
+	live   []config.Upstream // the upstreams in set: cfg's and those not yet retired
+	gen    uint64            // counts reloads
+	retire *time.Timer       // removes upstreams a reload dropped
+
 	bus      pubsub.Bus
 	ownBus   bool // the daemon made bus and closes it
 	mcpSrv   *mcp.Server
 	grpcSrv  *grpc.Server
 	adminSrv *http.Server
+	httpSrv  *http.Server
 	serving  sync.WaitGroup
 }
 
@@ -92,8 +104,29 @@ func New(cfg *config.Config, opts Options) (*Daemon, error) {
 	}
 	d := &Daemon{opts: opts, log: log, addrs: map[string]net.Addr{}}
 	d.set = upstream.NewSet(opts.UpstreamOptions...)
+	d.topts = transcode.Options{
+		UseProtoNames:  cfg.Server.JSON.UseProtoNames,
+		EmitDefaults:   cfg.Server.JSON.EmitDefaults,
+		DiscardUnknown: cfg.Server.JSON.UnknownFields == "discard",
+	}
+	d.descs = descriptors.NewSet(func(name string) gateway.Handler {
+		if h := d.set.Handler(name); h != nil {
+			return h
+		}
+		return nil
+	}, func(ev descriptors.Event) {
+		if ev.Err != nil {
+			log.Warn("loading descriptors", "upstream", ev.Upstream, "err", ev.Err)
+			return
+		}
+		log.Debug("descriptors loaded", "upstream", ev.Upstream, "services", len(ev.Index.Services()), "methods", ev.Index.Methods())
+		for _, p := range ev.Index.Problems() {
+			log.Warn("google.api.http rule left out", "upstream", ev.Upstream, "problem", p)
+		}
+	})
 	table, err := d.compile(cfg)
 	if err != nil {
+		d.descs.Close()
 		d.set.Close()
 		return nil, err
 	}
@@ -103,14 +136,95 @@ func New(cfg *config.Config, opts Options) (*Daemon, error) {
 }
 
 // compile updates the upstream set and builds cfg's route table.
+//
+// Upstreams that the running table names but cfg does not stay in the set
+// (d.live keeps them) until retire removes them: a call that picked its
+// route from the running table an instant before the swap still finds its
+// upstream.
 func (d *Daemon) compile(cfg *config.Config) (*gateway.Table, error) {
 	if err := cfg.Validate(d.opts.Registry); err != nil {
 		return nil, err
 	}
-	if err := d.set.Update(cfg.Upstreams); err != nil {
+	live := keepRemoved(cfg.Upstreams, d.live)
+	if err := d.set.Update(live); err != nil {
 		return nil, err
 	}
-	return config.Compile(cfg, d.opts.Registry, func(name string) gateway.Handler { return d.set.Handler(name) })
+	d.live = live
+	table, err := config.Compile(cfg, d.opts.Registry, func(name string) gateway.Handler {
+		h := d.set.Handler(name)
+		if h == nil {
+			return nil
+		}
+		return transcode.Wrap(h, descriptors.Named{Set: d.descs, Name: name}, d.topts)
+	})
+	if err != nil {
+		return nil, err
+	}
+	d.descs.Update(descriptorConfigs(cfg))
+	return table, nil
+}
+
+// keepRemoved returns next's upstreams followed by those of live that next
+// does not name, with their configuration as it is.
+func keepRemoved(next, live []config.Upstream) []config.Upstream {
+	out := append([]config.Upstream(nil), next...)
+	for _, u := range live {
+		if !slices.ContainsFunc(next, func(n config.Upstream) bool { return n.Name == u.Name }) {
+			out = append(out, u)
+		}
+	}
+	return out
+}
+
+// retireDelay is how long upstreams removed by a reload stay in the set
+// after the new table is in force. A call resolves its upstream right
+// after it picks its route, so a short while covers every call of the old
+// table; calls already running on a removed upstream finish whatever the
+// delay (its connections close when they end).
+const retireDelay = 2 * time.Second
+
+// scheduleRetire removes, after retireDelay, the upstreams the
+// configuration in force no longer names, unless another reload or a
+// shutdown came first. Called with d.mu held.
+func (d *Daemon) scheduleRetire() {
+	if len(d.live) == len(d.cfg.Upstreams) {
+		return
+	}
+	if d.retire != nil {
+		d.retire.Stop()
+	}
+	gen := d.gen
+	d.retire = time.AfterFunc(retireDelay, func() {
+		d.mu.Lock()
+		defer d.mu.Unlock()
+		if d.stopped || d.gen != gen {
+			return
+		}
+		if err := d.set.Update(d.cfg.Upstreams); err != nil {
+			d.log.Error("removing upstreams the configuration no longer names", "err", err)
+			return
+		}
+		d.live = d.cfg.Upstreams
+	})
+}
+
+// descriptorConfigs returns where each upstream's descriptors come from.
+func descriptorConfigs(cfg *config.Config) map[string]descriptors.Config {
+	out := map[string]descriptors.Config{}
+	for i := range cfg.Upstreams {
+		u := &cfg.Upstreams[i]
+		ds, ok := u.DescriptorSource()
+		if !ok {
+			continue
+		}
+		out[u.Name] = descriptors.Config{
+			Reflection: ds.Reflection,
+			File:       ds.File,
+			Refresh:    ds.Refresh.Std(),
+			Eager:      u.Descriptors != nil, // configured explicitly: load now
+		}
+	}
+	return out
 }
 
 // Router returns the daemon's router (the table in force).
@@ -131,17 +245,21 @@ func (d *Daemon) Reload(cfg *config.Config) (restart []string, err error) {
 	if d.stopped {
 		return nil, errors.New("daemon: stopped")
 	}
+	live := d.live
 	table, err := d.compile(cfg)
 	if err != nil {
 		// Restore the upstreams the running table uses.
-		if uerr := d.set.Update(d.cfg.Upstreams); uerr != nil {
+		if uerr := d.set.Update(live); uerr != nil {
 			d.log.Error("restoring upstreams after a failed reload", "err", uerr)
 		}
+		d.live = live
 		return nil, err
 	}
 	d.router.Swap(table)
 	restart = config.StaticChanges(d.cfg, cfg)
 	d.cfg = cfg
+	d.gen++
+	d.scheduleRetire()
 	return restart, nil
 }
 
@@ -187,7 +305,7 @@ func (d *Daemon) Start() error {
 		}
 		return lis, nil
 	}
-	var mcpLis, grpcLis, adminLis net.Listener
+	var mcpLis, grpcLis, httpLis, adminLis net.Listener
 	var err error
 	if l := cfg.Listeners.MCP; l != nil {
 		if mcpLis, err = listen("mcp", l); err != nil {
@@ -196,6 +314,11 @@ func (d *Daemon) Start() error {
 	}
 	if l := cfg.Listeners.GRPC; l != nil {
 		if grpcLis, err = listen("grpc", l); err != nil {
+			return fail(err)
+		}
+	}
+	if l := cfg.Listeners.HTTP; l != nil {
+		if httpLis, err = listen("http", l); err != nil {
 			return fail(err)
 		}
 	}
@@ -225,6 +348,23 @@ func (d *Daemon) Start() error {
 		d.grpcSrv = grpcfront.NewServer(d.router, append(gopts, d.opts.GRPCOptions...)...)
 		pubsubv1.RegisterPubSubServer(d.grpcSrv, pubsubSvc)
 		d.serve("grpc", func() error { return d.grpcSrv.Serve(grpcLis) })
+	}
+	if httpLis != nil {
+		hf := httpfront.New(d.router, httpfront.Options{
+			MaxBodySize:    int64(cfg.Server.HTTP.MaxBodySize),
+			ForwardHeaders: cfg.Server.HTTP.ForwardHeaders,
+		})
+		var protos http.Protocols
+		protos.SetHTTP1(true)
+		protos.SetUnencryptedHTTP2(true) // h2c: full-duplex streams without TLS
+		d.httpSrv = &http.Server{
+			Handler:           hf,
+			ReadHeaderTimeout: 10 * time.Second,
+			MaxHeaderBytes:    int(lim.MaxMetadataSize) + 4096,
+			Protocols:         &protos,
+			ErrorLog:          slog.NewLogLogger(d.log.Handler(), slog.LevelDebug),
+		}
+		d.serve("http", func() error { return d.httpSrv.Serve(httpLis) })
 	}
 	if adminLis != nil {
 		d.adminSrv = &http.Server{Handler: admin.Handler(d.adminSource()), ReadHeaderTimeout: 10 * time.Second}
@@ -294,7 +434,7 @@ func (d *Daemon) serve(name string, f func() error) {
 	}()
 }
 
-// Addr returns where listener name ("mcp", "grpc", "admin") listens, or nil.
+// Addr returns where listener name ("mcp", "grpc", "http", "admin") listens, or nil.
 func (d *Daemon) Addr(name string) net.Addr {
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -313,7 +453,27 @@ func (d *Daemon) Ready() (bool, string) {
 	case stopped:
 		return false, "shutting down"
 	}
-	return d.set.Ready()
+	for _, u := range d.upstreamStatus() {
+		if !u.Ready {
+			return false, "upstream " + u.Name + ": no healthy endpoint"
+		}
+	}
+	return true, ""
+}
+
+// upstreamStatus is the state of the configured upstreams, in
+// configuration order (not of those a reload removed and that are about to
+// go).
+func (d *Daemon) upstreamStatus() []upstream.UpstreamStatus {
+	cfg := d.Config()
+	all := d.set.Status()
+	out := make([]upstream.UpstreamStatus, 0, len(cfg.Upstreams))
+	for _, u := range all {
+		if _, ok := cfg.Upstream(u.Name); ok {
+			out = append(out, u)
+		}
+	}
+	return out
 }
 
 func (d *Daemon) adminSource() admin.Source {
@@ -321,7 +481,7 @@ func (d *Daemon) adminSource() admin.Source {
 		Ready:     d.Ready,
 		Config:    func() any { return d.Config() },
 		Routes:    func() any { return routeViews(d.Config()) },
-		Upstreams: func() any { return d.set.Status() },
+		Upstreams: func() any { return d.upstreamStatus() },
 	}
 }
 
@@ -360,7 +520,10 @@ func (d *Daemon) Shutdown(ctx context.Context) error {
 		return nil
 	}
 	d.stopped = true
-	mcpSrv, grpcSrv, adminSrv := d.mcpSrv, d.grpcSrv, d.adminSrv
+	if d.retire != nil {
+		d.retire.Stop()
+	}
+	mcpSrv, grpcSrv, adminSrv, httpSrv := d.mcpSrv, d.grpcSrv, d.adminSrv, d.httpSrv
 	bus, ownBus := d.bus, d.ownBus
 	d.mu.Unlock()
 
@@ -384,6 +547,15 @@ func (d *Daemon) Shutdown(ctx context.Context) error {
 			}
 		}()
 	}
+	if httpSrv != nil {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if httpSrv.Shutdown(ctx) != nil {
+				_ = httpSrv.Close() // the grace period is over
+			}
+		}()
+	}
 	if ownBus && bus != nil {
 		// Subscriptions are open-ended streams: end them now (their clients
 		// see the stream end) so that the drain waits only for calls.
@@ -396,6 +568,7 @@ func (d *Daemon) Shutdown(ctx context.Context) error {
 		cancel()
 	}
 	d.serving.Wait()
+	d.descs.Close()
 	d.set.Close()
 	if mcpErr != nil {
 		return mcpErr
