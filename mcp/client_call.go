@@ -38,7 +38,7 @@ type clientCall struct {
 	headerOnce sync.Once
 	headerC    chan struct{} // streams only
 
-	in      inQueue // streams only (in.ch == nil for unary calls)
+	in      inQueue // streams only (!in.on for unary calls)
 	maxRecv int
 
 	replyBuf [64]byte // holds a small reply: no allocation of its own
@@ -124,7 +124,7 @@ func (call *clientCall) push(f *frame.Frame) error {
 	if len(f.Body) > call.maxRecv {
 		return status.Errorf(codes.ResourceExhausted, "mcp: message of %d bytes exceeds the call's %d-byte limit", len(f.Body), call.maxRecv)
 	}
-	if call.in.ch == nil {
+	if !call.in.on {
 		// A unary call answered with a STREAM message (a proxy that does
 		// not know the method's shape): it is the reply.
 		if call.hasReply {
@@ -138,7 +138,7 @@ func (call *clientCall) push(f *frame.Frame) error {
 	case putFullBytes:
 		return status.Error(codes.ResourceExhausted, "mcp: "+overflowMsg("the client", o.streamBytes, "bytes", o.streamWait))
 	case putFullMessages:
-		return status.Error(codes.ResourceExhausted, "mcp: "+overflowMsg("the client", cap(call.in.ch), "messages", o.streamWait))
+		return status.Error(codes.ResourceExhausted, "mcp: "+overflowMsg("the client", int(call.in.max), "messages", o.streamWait))
 	}
 	return nil
 }
@@ -284,6 +284,10 @@ func (c *Conn) unary1(ctx context.Context, req *RawRequest, body []byte, co *cal
 	defer func() { putScratch(mp, meta) }()
 	if err != nil {
 		return nil, err
+	}
+	if ctx.Err() != nil {
+		// Not sent: otherwise a fast reply could race the context below.
+		return nil, ctxStatus(ctx)
 	}
 	call := &clientCall{done: make(chan struct{}), maxRecv: co.maxRecv}
 	for attempt := 0; ; attempt++ {
@@ -432,16 +436,16 @@ func (c *Conn) openStream(ctx context.Context, req *RawRequest, co callOpts, cli
 	if ctx.Err() != nil {
 		return nil, ctxStatus(ctx)
 	}
-	call := &clientCall{
-		done:    make(chan struct{}),
-		headerC: make(chan struct{}),
-		in:      newInQueue(c.opts.conn.streamQueue),
-		maxRecv: co.maxRecv,
-	}
 	s := &clientStream{
-		call: call, ctx: ctx, meta: meta, dst: req.DstAddr, co: co,
+		ctx: ctx, meta: meta, dst: req.DstAddr, co: co,
 		clientStreams: clientStreams, serverStreams: serverStreams,
 	}
+	call := &s.callMem // one allocation for both
+	call.done = make(chan struct{})
+	call.headerC = make(chan struct{})
+	call.maxRecv = co.maxRecv
+	call.in.init(c.opts.conn.streamQueue)
+	s.call = call
 	// The context watcher is in place before the call is registered: once
 	// it is in the connection's map, the connection's end or a GOAWAY may
 	// end it at any time, and ending it stops the watcher.
@@ -494,6 +498,8 @@ type clientStream struct {
 
 	replyTaken bool // recv side
 	optsDone   bool
+
+	callMem clientCall // what call points to
 }
 
 // ctxDone runs when the call's context ends. It may run before the call is
@@ -584,23 +590,24 @@ func (s *clientStream) open() {
 func (s *clientStream) recv() ([]byte, error) {
 	s.open()
 	call := s.call
-	select {
-	case b := <-call.in.ch:
-		call.in.took(b)
-		return b, nil
-	default:
-	}
-	select {
-	case b := <-call.in.ch:
-		call.in.took(b)
-		return b, nil
-	case <-call.done:
-	}
-	select {
-	case b := <-call.in.ch:
-		call.in.took(b)
-		return b, nil
-	default:
+	for {
+		if b, ok, _ := call.in.take(); ok {
+			return b, nil
+		}
+		select {
+		case <-call.done: // ended: no need for a wake-up channel
+		default:
+			select {
+			case <-call.in.ready():
+				continue
+			case <-call.done:
+			}
+		}
+		// The reader queues a call's messages before it ends the call.
+		if b, ok, _ := call.in.take(); ok {
+			return b, nil
+		}
+		break
 	}
 	if !s.optsDone {
 		s.optsDone = true
@@ -706,6 +713,12 @@ func (r *RawClientStream) SendMsg(b []byte) error { return r.s.sendMsg(b) }
 
 // CloseSend half-closes the call: the client sends nothing more.
 func (r *RawClientStream) CloseSend() error { return r.s.closeSend() }
+
+// SendLast sends b as the client's last message: the message and the
+// half-close travel in one frame, where SendMsg then CloseSend take two
+// (and, sent first, it lets the server skip queueing the call's input).
+// Its errors are SendMsg's.
+func (r *RawClientStream) SendLast(b []byte) error { return r.s.send(b, true, true) }
 
 // RecvMsg returns the next message; io.EOF when the call ended with OK, or
 // its status error.

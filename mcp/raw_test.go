@@ -241,3 +241,73 @@ func TestRawSetUnaryOnTheWire(t *testing.T) {
 	}
 	recv(t, seen)
 }
+
+// SendLast sends the last message with the half-close in one frame: sent
+// first, it makes the REQUEST carry END_STREAM (the handler's HalfClosed);
+// after other messages, the handler reads them all, then io.EOF. A send
+// after it fails.
+func TestRawClientStreamSendLast(t *testing.T) {
+	type seenCall struct {
+		halfClosed bool
+		msgs       []string
+	}
+	seen := make(chan seenCall, 4)
+	ts := startServer(t, nil, mcp.WithUnknownHandler(func(s *mcp.RawStream) error {
+		c := seenCall{halfClosed: s.HalfClosed()}
+		for {
+			b, err := s.RecvMsg()
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				return err
+			}
+			c.msgs = append(c.msgs, string(b))
+		}
+		seen <- c
+		return s.SendMsg([]byte(fmt.Sprint(len(c.msgs))))
+	}))
+	conn := dial(t, ts.addr)
+	ctx := guardCtx(t)
+
+	for _, tc := range []struct {
+		name       string
+		before     []string
+		halfClosed bool
+	}{
+		{name: "only message", halfClosed: true},
+		{name: "after others", before: []string{"a", "b"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rs, err := conn.NewRawStream(ctx, mcp.RawRequest{Path: "/raw.Svc/Count"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, m := range tc.before {
+				if err := rs.SendMsg([]byte(m)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := rs.SendLast([]byte("last")); err != nil {
+				t.Fatal(err)
+			}
+			if err := rs.SendMsg([]byte("late")); status.Code(err) != codes.Internal {
+				t.Fatalf("SendMsg after SendLast = %v, want INTERNAL", err)
+			}
+			if err := rs.CloseSend(); err != nil {
+				t.Fatalf("CloseSend after SendLast = %v", err)
+			}
+			want := append(slices.Clone(tc.before), "last")
+			if b, err := rs.RecvMsg(); err != nil || string(b) != fmt.Sprint(len(want)) {
+				t.Fatalf("RecvMsg = %q, %v", b, err)
+			}
+			if b, err := rs.RecvMsg(); err != io.EOF {
+				t.Fatalf("end = %q, %v; want io.EOF", b, err)
+			}
+			c := recv(t, seen)
+			if c.halfClosed != tc.halfClosed || !slices.Equal(c.msgs, want) {
+				t.Fatalf("handler saw %+v; want half-closed %v, messages %q", c, tc.halfClosed, want)
+			}
+		})
+	}
+}

@@ -35,7 +35,7 @@ type serverCall struct {
 	first    []byte
 	hasFirst bool
 	firstBuf [64]byte // holds a small first message: no allocation of its own
-	in       inQueue  // in.ch == nil: the REQUEST carried END_STREAM
+	in       inQueue  // !in.on: the REQUEST carried END_STREAM
 	inClosed bool     // reader-owned
 
 	mu         sync.Mutex // guards what follows
@@ -77,7 +77,7 @@ func newServerCall(sc *serverConn, f *frame.Frame, id uint32, mi *methodInfo, ti
 	// can follow it), so its input ends after the first message; otherwise a
 	// handler reading to io.EOF would wait for ever.
 	if !f.Flags.Has(frame.FlagEndStream) && !c.notify {
-		c.in = newInQueue(sc.t.opts.streamQueue)
+		c.in.init(sc.t.opts.streamQueue)
 	}
 	ctx := sc.ctx
 	if timeoutMs >= 0 {
@@ -112,7 +112,7 @@ func (c *serverCall) deadlineHit() {
 
 // push queues a STREAM frame's message; called by the reader.
 func (c *serverCall) push(f *frame.Frame) {
-	if c.in.ch == nil || c.inClosed {
+	if !c.in.on || c.inClosed {
 		return // after END_STREAM: ignore
 	}
 	if !f.Flags.Has(frame.FlagNoMessage) {
@@ -122,13 +122,13 @@ func (c *serverCall) push(f *frame.Frame) {
 			c.finish(status.New(codes.ResourceExhausted, overflowMsg("the server", o.streamBytes, "bytes", o.streamWait)))
 			return
 		case putFullMessages:
-			c.finish(status.New(codes.ResourceExhausted, overflowMsg("the server", cap(c.in.ch), "messages", o.streamWait)))
+			c.finish(status.New(codes.ResourceExhausted, overflowMsg("the server", int(c.in.max), "messages", o.streamWait)))
 			return
 		}
 	}
 	if f.Flags.Has(frame.FlagEndStream) {
 		c.inClosed = true
-		close(c.in.ch)
+		c.in.close()
 	}
 }
 
@@ -140,18 +140,22 @@ func (c *serverCall) recv() ([]byte, error) {
 		c.first, c.hasFirst = nil, false
 		return b, nil
 	}
-	if c.in.ch == nil {
+	if !c.in.on {
 		return nil, io.EOF
 	}
-	select {
-	case b, ok := <-c.in.ch:
-		if !ok {
+	for {
+		b, ok, eof := c.in.take()
+		if ok {
+			return b, nil
+		}
+		if eof {
 			return nil, io.EOF
 		}
-		c.in.took(b)
-		return b, nil
-	case <-c.ctx.Done():
-		return nil, ctxStatus(c.ctx)
+		select {
+		case <-c.in.ready():
+		case <-c.ctx.Done():
+			return nil, ctxStatus(c.ctx)
+		}
 	}
 }
 
@@ -450,4 +454,4 @@ func (r *RawStream) SetTrailer(md metadata.MD) { _ = r.c.SetTrailer(md) }
 // REQUEST carried END_STREAM, so after its one message RecvMsg returns
 // io.EOF. A proxy uses it to forward unary and server-streaming calls
 // without a goroutine for the request side.
-func (r *RawStream) HalfClosed() bool { return r.c.in.ch == nil }
+func (r *RawStream) HalfClosed() bool { return !r.c.in.on }

@@ -1,6 +1,7 @@
 package upstream_test
 
 import (
+	"io"
 	"net"
 	"testing"
 
@@ -69,5 +70,68 @@ func TestNotifyForwardedAsNotify(t *testing.T) {
 		}
 	case <-ctx.Done():
 		t.Fatal("the NOTIFY never reached the backend")
+	}
+}
+
+// TestHalfClosedCallForwardedHalfClosed: a call whose client sent its one
+// message with the half-close (an MCP unary call) reaches an MCP backend the
+// same way, the message and END_STREAM in the REQUEST, so the backend's
+// handler sees it half-closed, and the reply comes back.
+func TestHalfClosedCallForwardedHalfClosed(t *testing.T) {
+	type seenCall struct {
+		halfClosed bool
+		msgs       string
+	}
+	got := make(chan seenCall, 4)
+	bl, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	backend := mcp.NewServer(mcp.WithUnknownHandler(func(rs *mcp.RawStream) error {
+		c := seenCall{halfClosed: rs.HalfClosed()}
+		for {
+			b, err := rs.RecvMsg()
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				return err
+			}
+			c.msgs += "[" + string(b) + "]"
+		}
+		got <- c
+		return rs.SendMsg([]byte("re:" + c.msgs))
+	}))
+	go func() { _ = backend.Serve(bl) }()
+	defer backend.Close()
+
+	u := newUpstream(t, config.Upstream{
+		Name: "svc", Protocol: "mcp", Balancer: "round_robin",
+		Endpoints: []config.Endpoint{{Addr: bl.Addr().String(), Weight: 1}},
+	})
+	table, err := gateway.NewTable([]gateway.Route{{ID: "all", Upstream: "svc", Handler: u}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fl, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	front := mcpfront.NewServer(gateway.NewRouter(table))
+	go func() { _ = front.Serve(fl) }()
+	defer front.Close()
+
+	ctx := guardCtx(t)
+	mc, err := mcp.Dial(ctx, fl.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer mc.Close()
+	out, err := mc.InvokeRaw(ctx, mcp.RawRequest{Path: "/svc.v1.Svc/Do"}, []byte("hello"))
+	if err != nil || string(out) != "re:[hello]" {
+		t.Fatalf("InvokeRaw = %q, %v", out, err)
+	}
+	if c := <-got; !c.halfClosed || c.msgs != "[hello]" {
+		t.Fatalf("backend saw %+v, want half-closed with [hello]", c)
 	}
 }

@@ -18,6 +18,8 @@ import (
 // a gRPC stream through grpcStream.
 type backendStream interface {
 	SendMsg([]byte) error
+	// SendLast sends the last message and half-closes.
+	SendLast([]byte) error
 	CloseSend() error
 	Header() (metadata.MD, error)
 	RecvMsg() ([]byte, error)
@@ -53,6 +55,14 @@ func (g *grpcStream) RecvMsg() ([]byte, error) {
 	b := g.in
 	g.in = nil
 	return b, nil
+}
+
+// SendLast is SendMsg then CloseSend: grpc-go has no single call for both.
+func (g *grpcStream) SendLast(b []byte) error {
+	if err := g.SendMsg(b); err != nil {
+		return err
+	}
+	return g.cs.CloseSend()
 }
 
 func (g *grpcStream) CloseSend() error             { return g.cs.CloseSend() }
@@ -202,15 +212,23 @@ func (c *call) attempt(e *endpoint) (err error, o outcome, retry bool) {
 // opened backend call.
 func (c *call) forward(bs backendStream) (err error, o outcome, retry bool) {
 	if c.complete {
-		for _, m := range c.msgs[:c.n] {
-			if err := bs.SendMsg(m); err != nil {
+		// The last message carries the half-close: to an MCP backend, one
+		// frame, and a call its server need not queue input for.
+		for i, m := range c.msgs[:c.n] {
+			send := bs.SendMsg
+			if i == c.n-1 {
+				send = bs.SendLast
+			}
+			if err := send(m); err != nil {
 				if err == io.EOF {
 					break // the call ended: RecvMsg tells how
 				}
 				return err, neutral, false // a local refusal (size)
 			}
 		}
-		_ = bs.CloseSend()
+		if c.n == 0 {
+			_ = bs.CloseSend()
+		}
 		return c.relay(bs, !c.u.grpc)
 	}
 	pumpErr := new(atomic.Pointer[error])
