@@ -9,6 +9,7 @@ import (
 const (
 	DefaultShutdownGrace        = 30 * time.Second
 	DefaultWatchInterval        = 2 * time.Second
+	DefaultReadiness            = "upstreams"
 	DefaultLogFormat            = "text"
 	DefaultLogLevel             = "info"
 	DefaultMaxMessageSize       = 4 << 20
@@ -77,6 +78,10 @@ type Server struct {
 	// WatchInterval is how often the config file is polled for changes; 0s
 	// turns watching off (a reload signal still reloads). Default 2s.
 	WatchInterval Duration `json:"watch_interval"`
+	// Readiness is when /readyz says ready: "upstreams" once the listeners
+	// are up and every upstream has a healthy endpoint; "listening" once
+	// the listeners are up. Default "upstreams".
+	Readiness string `json:"readiness"`
 	// Log configures the daemon's log.
 	Log Log `json:"log"`
 	// Limits bound what one peer can make the gateway hold.
@@ -344,6 +349,7 @@ func defaultServer() Server {
 	return Server{
 		ShutdownGrace: Duration(DefaultShutdownGrace),
 		WatchInterval: Duration(DefaultWatchInterval),
+		Readiness:     DefaultReadiness,
 		Log:           Log{Format: DefaultLogFormat, Level: DefaultLogLevel},
 		Limits: Limits{
 			MaxMessageSize:       DefaultMaxMessageSize,

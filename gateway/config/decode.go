@@ -298,6 +298,7 @@ func (d *decoder) server(n *yaml.Node, path string, s *Server) {
 	d.fields(n, path, map[string]func(*yaml.Node, string){
 		"shutdown_grace": func(n *yaml.Node, p string) { d.duration(n, p, &s.ShutdownGrace) },
 		"watch_interval": func(n *yaml.Node, p string) { d.duration(n, p, &s.WatchInterval) },
+		"readiness":      func(n *yaml.Node, p string) { d.str(n, p, &s.Readiness) },
 		"log": func(n *yaml.Node, p string) {
 			d.fields(n, p, map[string]func(*yaml.Node, string){
 				"format": func(n *yaml.Node, p string) { d.str(n, p, &s.Log.Format) },

@@ -86,6 +86,7 @@ func (v *validator) server() {
 	if s.WatchInterval < 0 {
 		v.errorf("server.watch_interval", nil, "must not be negative, got %s", s.WatchInterval)
 	}
+	v.oneOf("server.readiness", "readiness", s.Readiness, []string{"upstreams", "listening"})
 	v.oneOf("server.log.format", "log format", s.Log.Format, []string{"text", "json"})
 	v.oneOf("server.log.level", "log level", s.Log.Level, []string{"debug", "info", "warn", "error"})
 	if s.HTTP.MaxBodySize <= 0 {

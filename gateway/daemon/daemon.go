@@ -80,6 +80,8 @@ type Daemon struct {
 	stopped bool
 	addrs   map[string]net.Addr
 
+	readiness string // server.readiness, static: as at New
+
 	live   []config.Upstream // the upstreams in set: cfg's and those not yet retired
 	gen    uint64            // counts reloads
 	retire *time.Timer       // removes upstreams a reload dropped
@@ -132,6 +134,7 @@ func New(cfg *config.Config, opts Options) (*Daemon, error) {
 	}
 	d.router = gateway.NewRouter(table)
 	d.cfg = cfg
+	d.readiness = cfg.Server.Readiness
 	return d, nil
 }
 
@@ -452,6 +455,9 @@ func (d *Daemon) Ready() (bool, string) {
 		return false, "not started"
 	case stopped:
 		return false, "shutting down"
+	}
+	if d.readiness == "listening" {
+		return true, ""
 	}
 	for _, u := range d.upstreamStatus() {
 		if !u.Ready {
