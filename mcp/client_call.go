@@ -41,6 +41,12 @@ type clientCall struct {
 	in      inQueue // streams only (!in.on for unary calls)
 	maxRecv int
 
+	// An async call (StartRaw) has no done or header channel: its frames
+	// go to async, on the reader.
+	async      AsyncReply
+	ac         AsyncClientCall
+	headerDone bool // async: Header was called, or a message came
+
 	replyBuf [64]byte // holds a small reply: no allocation of its own
 }
 
@@ -75,6 +81,10 @@ func (call *clientCall) complete(f *frame.Frame) {
 	if !call.ended.CompareAndSwap(false, true) {
 		return
 	}
+	if call.async != nil {
+		call.completeAsync(f)
+		return
+	}
 	if !f.Flags.Has(frame.FlagNoMessage) {
 		if len(f.Body) > call.maxRecv {
 			call.err = status.Errorf(codes.ResourceExhausted, "mcp: reply of %d bytes exceeds the call's %d-byte limit", len(f.Body), call.maxRecv)
@@ -95,9 +105,47 @@ func (call *clientCall) fail(err error) {
 	if !call.ended.CompareAndSwap(false, true) {
 		return
 	}
+	if call.async != nil {
+		call.async.End(nil, false, err, nil)
+		return
+	}
 	call.err = err
 	call.setHeader(nil)
 	call.finishEnd()
+}
+
+// completeAsync is complete for an async call.
+func (call *clientCall) completeAsync(f *frame.Frame) {
+	var reply []byte
+	var hasReply bool
+	err := statusFromFrame(f.Status, f.Meta)
+	if !f.Flags.Has(frame.FlagNoMessage) && err == nil {
+		if len(f.Body) > call.maxRecv {
+			err = status.Errorf(codes.ResourceExhausted, "mcp: reply of %d bytes exceeds the call's %d-byte limit", len(f.Body), call.maxRecv)
+		} else {
+			reply, hasReply = f.Body, true
+		}
+	}
+	call.async.End(reply, hasReply, err, toMD(f.Meta))
+}
+
+// pushAsync is push for an async call.
+func (call *clientCall) pushAsync(f *frame.Frame) error {
+	if !call.headerDone {
+		call.headerDone = true
+		if md := toMD(f.Meta); md != nil {
+			if err := call.async.Header(md); err != nil {
+				return err
+			}
+		}
+	}
+	if f.Flags.Has(frame.FlagNoMessage) {
+		return nil
+	}
+	if len(f.Body) > call.maxRecv {
+		return status.Errorf(codes.ResourceExhausted, "mcp: message of %d bytes exceeds the call's %d-byte limit", len(f.Body), call.maxRecv)
+	}
+	return call.async.Message(f.Body)
 }
 
 func (call *clientCall) finishEnd() {
@@ -117,6 +165,9 @@ func (call *clientCall) stopWatcher() {
 
 // push handles a STREAM frame; run by the reader.
 func (call *clientCall) push(f *frame.Frame) error {
+	if call.async != nil {
+		return call.pushAsync(f)
+	}
 	call.setHeader(f.Meta)
 	if f.Flags.Has(frame.FlagNoMessage) {
 		return nil
@@ -152,6 +203,7 @@ type callOpts struct {
 	maxRecv  int
 	maxSend  int
 	dst      uint16
+	lazyCtx  bool
 }
 
 // DstAddr is a grpc.CallOption that sets the call's dst_addr, the logical
@@ -160,6 +212,16 @@ type DstAddr struct {
 	grpc.EmptyCallOption
 	Addr uint16
 }
+
+// LazyContext is a grpc.CallOption for NewStream and NewRawStream, made for
+// proxies: the call's context is watched only while one of the stream's
+// methods waits (RecvMsg, Header, SendMsg), rather than by a watcher
+// registered on the context for the call's whole life, which costs five
+// allocations and a lock on the parent context per call. A call whose
+// context ends while nobody waits on it is cancelled at its next RecvMsg or
+// Header; a caller that stops reading before the call's end must call
+// Cancel (RawClientStream) or cancel the context and read once more.
+type LazyContext struct{ grpc.EmptyCallOption }
 
 func (c *Conn) parseOpts(opts []grpc.CallOption) callOpts {
 	co := callOpts{failFast: true, maxRecv: c.opts.conn.maxRecvMsg, maxSend: c.opts.conn.maxSendMsg}
@@ -181,6 +243,8 @@ func (c *Conn) parseOpts(opts []grpc.CallOption) callOpts {
 			co.dst = v.Addr
 		case *DstAddr:
 			co.dst = v.Addr
+		case LazyContext, *LazyContext:
+			co.lazyCtx = true
 		}
 	}
 	return co
@@ -215,9 +279,7 @@ func requestMeta(dst frame.Metadata, ctx context.Context, req *RawRequest) (fram
 		if left <= 0 {
 			return dst, status.Error(codes.DeadlineExceeded, "context deadline exceeded")
 		}
-		ms := (left + time.Millisecond - 1) / time.Millisecond
-		var tmp [20]byte
-		dst = dst.AppendBytes(frame.KeyTimeoutMs, strconv.AppendInt(tmp[:0], int64(ms), 10))
+		dst = appendTimeout(dst, left)
 	}
 	if req.ContentType != "" {
 		dst = dst.Append(frame.KeyContentType, req.ContentType)
@@ -230,6 +292,13 @@ func requestMeta(dst frame.Metadata, ctx context.Context, req *RawRequest) (fram
 		return dst, status.Errorf(codes.InvalidArgument, "mcp: request metadata of %d bytes exceeds %d", len(dst), frame.MaxMetaLen)
 	}
 	return dst, nil
+}
+
+// appendTimeout adds timeout-ms for the time left (> 0), rounded up.
+func appendTimeout(dst frame.Metadata, left time.Duration) frame.Metadata {
+	ms := (left + time.Millisecond - 1) / time.Millisecond
+	var tmp [20]byte
+	return dst.AppendBytes(frame.KeyTimeoutMs, strconv.AppendInt(tmp[:0], int64(ms), 10))
 }
 
 // Invoke makes a unary call (grpc.ClientConnInterface).
@@ -446,12 +515,16 @@ func (c *Conn) openStream(ctx context.Context, req *RawRequest, co callOpts, cli
 	call.maxRecv = co.maxRecv
 	call.in.init(c.opts.conn.streamQueue)
 	s.call = call
-	// The context watcher is in place before the call is registered: once
-	// it is in the connection's map, the connection's end or a GOAWAY may
-	// end it at any time, and ending it stops the watcher.
-	call.stopMu.Lock()
-	call.stopCx = context.AfterFunc(ctx, s.ctxDone)
-	call.stopMu.Unlock()
+	if co.lazyCtx {
+		s.ctxWait = ctx.Done() // nil for a context that never ends
+	} else {
+		// The context watcher is in place before the call is registered:
+		// once it is in the connection's map, the connection's end or a
+		// GOAWAY may end it at any time, and ending it stops the watcher.
+		call.stopMu.Lock()
+		call.stopCx = context.AfterFunc(ctx, s.ctxDone)
+		call.stopMu.Unlock()
+	}
 	var cc *clientConn
 	for attempt := 0; ; attempt++ {
 		cc, err = c.ready(ctx, co.failFast)
@@ -491,6 +564,9 @@ type clientStream struct {
 	co            callOpts
 	clientStreams bool
 	serverStreams bool
+	// ctxWait is the context's Done channel for a LazyContext call, which
+	// the waits select on (nil otherwise: the watcher ends the call).
+	ctxWait <-chan struct{}
 
 	sendMu     sync.Mutex
 	sent       atomic.Bool // REQUEST sent
@@ -498,6 +574,7 @@ type clientStream struct {
 
 	replyTaken bool // recv side
 	optsDone   bool
+	final      bool // the message recv last returned came in the RESPONSE
 
 	callMem clientCall // what call points to
 }
@@ -601,6 +678,9 @@ func (s *clientStream) recv() ([]byte, error) {
 			case <-call.in.ready():
 				continue
 			case <-call.done:
+			case <-s.ctxWait:
+				s.ctxDone()
+				<-call.done // whoever ended the call closes it once its fields are set
 			}
 		}
 		// The reader queues a call's messages before it ends the call.
@@ -618,6 +698,7 @@ func (s *clientStream) recv() ([]byte, error) {
 	}
 	if call.hasReply && !s.replyTaken {
 		s.replyTaken = true
+		s.final = true
 		return call.reply, nil
 	}
 	if !s.serverStreams && !s.replyTaken {
@@ -632,6 +713,9 @@ func (s *clientStream) headerMD() (metadata.MD, error) {
 	select {
 	case <-s.call.headerC:
 	case <-s.call.done:
+	case <-s.ctxWait:
+		s.ctxDone()
+		<-s.call.done // whoever ended the call closes it once its fields are set
 	}
 	select {
 	case <-s.call.done:
@@ -723,6 +807,12 @@ func (r *RawClientStream) SendLast(b []byte) error { return r.s.send(b, true, tr
 // RecvMsg returns the next message; io.EOF when the call ended with OK, or
 // its status error.
 func (r *RawClientStream) RecvMsg() ([]byte, error) { return r.s.recv() }
+
+// Final reports whether the message RecvMsg last returned came in the
+// call's RESPONSE frame, as a unary method's reply does: the call has ended
+// and the next RecvMsg returns its status. A proxy uses it to answer its own
+// client in the same shape (RawStream.SetUnary), one frame instead of two.
+func (r *RawClientStream) Final() bool { return r.s.final }
 
 // Header waits for the server's header metadata.
 func (r *RawClientStream) Header() (metadata.MD, error) { return r.s.headerMD() }

@@ -28,6 +28,16 @@
 // Conn.InvokeRaw on the client, and a RawHandler (WithUnknownHandler) on the
 // server for any path no registered service serves.
 //
+// A proxy can also forward complete calls (unary and server-streaming: the
+// REQUEST carries the one message and END_STREAM) without a goroutine
+// waiting on them: an AsyncHandler (WithAsyncHandler) takes such a call on
+// the connection's reader goroutine and finishes it later from any
+// goroutine, and Conn.StartRaw starts one and hands its replies to an
+// AsyncReply on its own connection's reader. Joined, the two move a call
+// from one connection's reader to the other connection's write queue with
+// no goroutine switch, so the frames one read brings leave in one write.
+// LazyContext and RawClientStream.Final serve the streamed path of a proxy.
+//
 // # Publish/subscribe
 //
 // A Server given a pubsub.Bus (WithBus) serves PROTOCOL.md §7: a client's

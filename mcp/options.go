@@ -177,6 +177,10 @@ func WithStreamQueue(messages, bytes int) Option {
 // application that reads slowly but steadily slows the whole connection to
 // its pace, as it would a single TCP stream: with many unrelated callers on
 // one connection (a proxy), a shorter wait favours the other calls.
+//
+// On a server it also bounds how long an async call's SendMsg or SendHeader
+// (WithAsyncHandler) waits for room in the connection's write queue once
+// that is full.
 func WithStreamQueueWait(d time.Duration) Option {
 	return commonOption(func(o *connOptions) {
 		switch {
@@ -215,6 +219,7 @@ type serverOptions struct {
 	unaryInts  []grpc.UnaryServerInterceptor
 	streamInts []grpc.StreamServerInterceptor
 	unknown    RawHandler
+	async      AsyncHandler
 	pubsub     serverPubSub // pubsub_options.go
 }
 

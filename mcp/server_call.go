@@ -48,9 +48,27 @@ type serverCall struct {
 	unaryReply bool // the one reply goes in the RESPONSE
 
 	raw RawStream
+
+	// Async calls (async.go): served without a goroutine or a context of
+	// their own. async and cancel change (a declined call is upgraded)
+	// under mu, as do hook and interrupted.
+	async       bool
+	hook        Canceler // what the client's CANCEL, or the connection's end, cancels
+	interrupted bool     // CANCEL, the deadline or the connection's end came
+	asyncDone   atomic.Bool
+	deadline    time.Time // from timeout-ms; zero: none
+	as          AsyncCall
 }
 
 func newServerCall(sc *serverConn, f *frame.Frame, id uint32, mi *methodInfo, timeoutMs int64) *serverCall {
+	c := newServerCallBase(sc, f, id, mi)
+	c.initContext(timeoutMs)
+	return c
+}
+
+// newServerCallBase is newServerCall without the call's context, which an
+// async call (async.go) builds only if its handler declines it.
+func newServerCallBase(sc *serverConn, f *frame.Frame, id uint32, mi *methodInfo) *serverCall {
 	c := &serverCall{sc: sc, id: id, mi: mi, dst: f.DstAddr, notify: f.Type == frame.TypeNotify}
 	c.deliver = !c.notify
 	if mi != nil {
@@ -79,6 +97,14 @@ func newServerCall(sc *serverConn, f *frame.Frame, id uint32, mi *methodInfo, ti
 	if !f.Flags.Has(frame.FlagEndStream) && !c.notify {
 		c.in.init(sc.t.opts.streamQueue)
 	}
+	c.raw.c = c
+	return c
+}
+
+// initContext builds the call's context: cancellable, with the deadline of
+// timeout-ms (-1: none), the ServerTransportStream and the metadata.
+func (c *serverCall) initContext(timeoutMs int64) {
+	sc, id := c.sc, c.id
 	ctx := sc.ctx
 	if timeoutMs >= 0 {
 		dctx, cancel := context.WithTimeout(ctx, time.Duration(timeoutMs)*time.Millisecond)
@@ -102,8 +128,6 @@ func newServerCall(sc *serverConn, f *frame.Frame, id uint32, mi *methodInfo, ti
 		ctx = metadata.NewIncomingContext(ctx, c.inMD)
 	}
 	c.ctx = ctx
-	c.raw.c = c
-	return c
 }
 
 func (c *serverCall) deadlineHit() {
@@ -164,14 +188,39 @@ func (c *serverCall) recv() ([]byte, error) {
 func (c *serverCall) cancelByPeer() {
 	if c.ended.CompareAndSwap(false, true) {
 		c.sc.callEnded(c)
-		c.cancel()
+		c.interrupt()
 	}
 }
 
 // abandon ends the call because its connection closed.
 func (c *serverCall) abandon() {
 	c.ended.Store(true)
-	c.cancel()
+	c.interrupt()
+}
+
+// cancelCtx cancels the call's context, if it has one.
+func (c *serverCall) cancelCtx() {
+	c.mu.Lock()
+	cancel := c.cancel
+	c.mu.Unlock()
+	if cancel != nil {
+		cancel()
+	}
+}
+
+// interrupt cancels the call's context, or an async call's hook: the
+// client cancelled, the deadline passed or the connection closed.
+func (c *serverCall) interrupt() {
+	c.mu.Lock()
+	cancel, hook := c.cancel, c.hook
+	c.hook, c.interrupted = nil, true
+	c.mu.Unlock()
+	if cancel != nil {
+		cancel()
+	}
+	if hook != nil {
+		hook.Cancel()
+	}
 }
 
 func (c *serverCall) run() {
@@ -264,6 +313,9 @@ func (c *serverCall) sendBytes(b []byte, bp *[]byte) (held bool, err error) {
 	}
 	meta := c.takeHeaderLocked()
 	c.mu.Unlock()
+	if c.async {
+		return false, c.sendAsync(frame.Header{Type: frame.TypeStream, SeqID: c.id}, meta, b)
+	}
 	err = c.sc.t.enqueue(c.ctx, frame.Header{Type: frame.TypeStream, SeqID: c.id}, meta, b, false)
 	if err != nil {
 		if c.ctx.Err() != nil {
@@ -334,7 +386,7 @@ func (c *serverCall) end(st *status.Status, returned bool) {
 			putScratch(replyBuf, reply) // enqueue copied it
 		}
 	}
-	c.cancel()
+	c.cancelCtx()
 	if closeNow {
 		c.sc.t.closeAfterFlush(DefaultShutdownWriteWait, nil)
 	}
@@ -365,6 +417,9 @@ func (c *serverCall) SendHeader(md metadata.MD) error {
 	c.mu.Unlock()
 	if !c.deliver || c.ended.Load() {
 		return nil
+	}
+	if c.async {
+		return c.sendAsync(frame.Header{Type: frame.TypeStream, Flags: frame.FlagNoMessage, SeqID: c.id}, meta, nil)
 	}
 	return c.sc.t.enqueue(c.ctx, frame.Header{Type: frame.TypeStream, Flags: frame.FlagNoMessage, SeqID: c.id}, meta, nil, false)
 }

@@ -197,7 +197,17 @@ func (sc *serverConn) open(f *frame.Frame) error {
 		sc.reply(id, codes.ResourceExhausted, "too many concurrent calls on this connection")
 		return nil
 	}
-	c := newServerCall(sc, f, id, mi, timeout)
+	// A complete call for an unknown method goes to the async handler
+	// first (async.go), without a context until it declines.
+	async := mi == nil && id != 0 && sc.srv.opts.async != nil &&
+		f.Flags.Has(frame.FlagEndStream) && !f.Flags.Has(frame.FlagNoMessage)
+	var c *serverCall
+	if async {
+		c = newServerCallBase(sc, f, id, mi)
+		c.async, c.ctx = true, sc.ctx
+	} else {
+		c = newServerCall(sc, f, id, mi, timeout)
+	}
 	if id != 0 {
 		sc.calls[id] = c
 		if id > sc.maxID {
@@ -208,12 +218,21 @@ func (sc *serverConn) open(f *frame.Frame) error {
 	}
 	sc.active++
 	sc.mu.Unlock()
+	if async {
+		sc.openAsync(c, timeout)
+		return nil
+	}
+	sc.dispatch(c)
+	return nil
+}
+
+// dispatch runs c's handler on a waiting worker, or a new one.
+func (sc *serverConn) dispatch(c *serverCall) {
 	select {
 	case sc.work <- c:
 	default:
 		go sc.worker(c)
 	}
-	return nil
 }
 
 // worker runs c's handler, then those of the calls it is handed, until

@@ -141,17 +141,7 @@ func (t *transport) enqueue(ctx context.Context, h frame.Header, meta frame.Meta
 				t.close(status.Error(codes.ResourceExhausted, "mcp: peer is not reading its replies"))
 				return errWriterClosed
 			}
-			if t.wbuf == nil {
-				t.wbuf = getWriteBuf()
-			}
-			*t.wbuf = frame.AppendFrame(*t.wbuf, h, meta, body)
-			t.wmu.Unlock()
-			if queued == 0 {
-				select {
-				case t.wake <- struct{}{}:
-				default:
-				}
-			}
+			t.appendUnlock(h, meta, body, queued)
 			return nil
 		}
 		if t.wroom == nil {
@@ -165,6 +155,45 @@ func (t *transport) enqueue(ctx context.Context, h frame.Header, meta frame.Meta
 			return ctx.Err()
 		case <-t.done:
 			return errWriterClosed
+		}
+	}
+}
+
+// errQueueFull is tryEnqueue's refusal: more than the write-buffer limit is
+// queued.
+var errQueueFull = status.Error(codes.ResourceExhausted, "mcp: the peer is not reading fast enough (write queue full)")
+
+// tryEnqueue queues one frame like enqueue but never waits: past the
+// write-buffer limit it returns errQueueFull. Async calls (async.go), whose
+// frames are queued from another connection's reader, use it.
+func (t *transport) tryEnqueue(h frame.Header, meta frame.Metadata, body []byte) error {
+	h.Flags |= t.flags()
+	t.wmu.Lock()
+	if t.wclosing || t.isDone() {
+		t.wmu.Unlock()
+		return errWriterClosed
+	}
+	queued := bufLen(t.wbuf)
+	if queued >= t.opts.writeLimit && queued != 0 {
+		t.wmu.Unlock()
+		return errQueueFull
+	}
+	t.appendUnlock(h, meta, body, queued)
+	return nil
+}
+
+// appendUnlock appends a frame to the write queue, which held queued bytes,
+// releases t.wmu (held) and wakes the writer if the queue was empty.
+func (t *transport) appendUnlock(h frame.Header, meta frame.Metadata, body []byte, queued int) {
+	if t.wbuf == nil {
+		t.wbuf = getWriteBuf()
+	}
+	*t.wbuf = frame.AppendFrame(*t.wbuf, h, meta, body)
+	t.wmu.Unlock()
+	if queued == 0 {
+		select {
+		case t.wake <- struct{}{}:
+		default:
 		}
 	}
 }
