@@ -63,6 +63,26 @@
 // backend call ends, or when the front door ends the call's context, which
 // front doors do when Serve returns; it may outlive Serve by that long.
 //
+// # Async forwarding: AsyncFront
+//
+// The MCP front door goes further for complete calls (mcpfront.AsyncHandler):
+// it offers them, on its connection's reader goroutine, as an AsyncFront
+// stream. To an MCP upstream whose endpoint connection is ready, Serve then
+// starts the backend call with mcp.Conn.StartRaw and returns at once; the
+// backend's header, messages and end are copied to the client from the
+// endpoint connection's reader (forward is both the backend call's
+// mcp.AsyncReply and the front call's mcp.Canceler). No goroutine waits on
+// the call, and the frames one read brings in leave, on the other
+// connection, in one write. The client's cancel, its deadline and its
+// connection's end cancel the backend call; a GOAWAY refusal before any
+// reply is retried once on another endpoint, from the reader; passive
+// ejection counts these attempts like any other. Serve returns ErrNotAsync
+// (and the front door serves the call as a stream instead) for a gRPC
+// upstream, or when the endpoint's connection is not ready or its write
+// queue is full, since those wait. A reply the client's connection has no
+// room for waits at most StreamQueueWait, holding the endpoint
+// connection's reader, then ends the call with RESOURCE_EXHAUSTED.
+//
 // # Picking, passive ejection, retries
 //
 // The balancer (gateway/balancer) picks among the endpoints that are

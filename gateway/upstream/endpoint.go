@@ -146,9 +146,11 @@ func (e *endpoint) closeConn() {
 	}
 }
 
-// mcpStreamQueueWait bounds how long one slow client can stall an MCP
-// upstream connection's reader (see dialLoop).
-const mcpStreamQueueWait = 100 * time.Millisecond
+// StreamQueueWait bounds how long one slow call can stall a gateway MCP
+// connection's reader: an upstream connection's (see dialLoop), and, set by
+// mcpfront, the front door's, whose async calls' replies are queued from
+// the upstream connections' readers (mcp.WithStreamQueueWait).
+const StreamQueueWait = 100 * time.Millisecond
 
 // dialLoop dials an MCP endpoint until the first success (the mcp.Conn
 // redials by itself from then on) or until the endpoint is retired.
@@ -162,7 +164,7 @@ func (e *endpoint) dialLoop() {
 		// stops reading its stream may hold the others up at most this
 		// long (mcp.WithStreamQueueWait), then its call ends with
 		// RESOURCE_EXHAUSTED.
-		mcp.WithStreamQueueWait(mcpStreamQueueWait),
+		mcp.WithStreamQueueWait(StreamQueueWait),
 	}
 	dopts = append(dopts, o.mcpOpts...)
 	wait := o.backBase

@@ -99,6 +99,9 @@ type call struct {
 // serve is Serve; it returns a closedError, before touching s, when the
 // upstream is closed.
 func (u *Upstream) serve(req *gateway.Request, s gateway.Stream) error {
+	if af, ok := s.(AsyncFront); ok {
+		return u.serveAsync(req, af.Async())
+	}
 	ctx := s.Context()
 	e, err := u.pick(ctx, nil)
 	if err != nil {
@@ -265,12 +268,14 @@ func (c *call) open(e *endpoint) (backendStream, error) {
 	if err != nil {
 		return nil, err
 	}
+	// LazyContext: relay always waits on the call (or cancels it), so the
+	// per-call context watcher is not needed.
 	rs, err := mc.NewRawStream(c.ctx, mcp.RawRequest{
 		Path:        req.Path,
 		Metadata:    outgoingMD(req.Header, false),
 		DstAddr:     req.DstAddr,
 		ContentType: mcpContentType(req.ContentType),
-	})
+	}, mcp.LazyContext{})
 	if err != nil {
 		return nil, err
 	}
@@ -307,6 +312,16 @@ func (c *call) relay(bs backendStream, refusable bool) (err error, o outcome, re
 				c.setTrailer(bs)
 			}
 			return err, o, retry
+		}
+		if !sent {
+			// A reply the backend sent in its RESPONSE goes back the same
+			// way when the front door can (one frame, not a STREAM frame
+			// and a RESPONSE).
+			if f, ok := bs.(finalReporter); ok && f.Final() {
+				if u, ok := c.s.(unarySetter); ok {
+					u.SetUnary()
+				}
+			}
 		}
 		if err := c.s.SendMsg(b); err != nil {
 			return frontError(err), neutral, false
@@ -375,6 +390,14 @@ func pump(s gateway.Stream, bs backendStream, pre [][]byte, errp *atomic.Pointer
 		}
 	}
 }
+
+// finalReporter is a backend stream that tells whether a message came in
+// the call's RESPONSE (mcp.RawClientStream).
+type finalReporter interface{ Final() bool }
+
+// unarySetter is a front door stream that can send its one reply in the
+// RESPONSE (mcp.RawStream).
+type unarySetter interface{ SetUnary() }
 
 // frontError makes a front door's error a status error.
 func frontError(err error) error {
