@@ -157,6 +157,42 @@ type Listener struct {
 	// Addr is "host:port"; an empty host listens on every interface, port 0
 	// picks a free port. Required.
 	Addr string `json:"addr"`
+	// TLS serves the listener over TLS. Nil, the default: plaintext.
+	TLS *ServerTLS `json:"tls,omitempty"`
+}
+
+// ServerTLS is a listener's TLS: its certificate, and the CAs whose client
+// certificates it requires, if any. File names are relative to the working
+// directory. The certificate and key are read again when either file
+// changes (checked at most once a second, on a handshake), so a rotated
+// certificate needs no restart.
+type ServerTLS struct {
+	// CertFile and KeyFile are the PEM certificate chain and private key.
+	// Both required.
+	CertFile string `json:"cert_file"`
+	KeyFile  string `json:"key_file"`
+	// ClientCAFile, when set, makes the listener require a client
+	// certificate signed by one of these PEM CAs (mutual TLS).
+	ClientCAFile string `json:"client_ca_file,omitempty"`
+}
+
+// ClientTLS is how the gateway connects to an upstream's endpoints over
+// TLS. File names are relative to the working directory; a client
+// certificate is read again when its files change, the CAs when the
+// upstream is created (at start, or by a reload that changes it).
+type ClientTLS struct {
+	// CAFile is the PEM CAs that verify the endpoints' certificates; ""
+	// uses the system's roots.
+	CAFile string `json:"ca_file,omitempty"`
+	// CertFile and KeyFile are a client certificate for mutual TLS: both or
+	// neither.
+	CertFile string `json:"cert_file,omitempty"`
+	KeyFile  string `json:"key_file,omitempty"`
+	// ServerName is the name the endpoints' certificates must carry; ""
+	// uses each endpoint's host (a DNS name or an IP address).
+	ServerName string `json:"server_name,omitempty"`
+	// InsecureSkipVerify accepts any certificate: for tests only.
+	InsecureSkipVerify bool `json:"insecure_skip_verify"`
 }
 
 // PubSub configures the gateway's publish/subscribe bus: MCP SUBSCRIBE and
@@ -217,6 +253,8 @@ type Upstream struct {
 	// default, means server reflection for a gRPC upstream (loaded when
 	// first needed) and none for an MCP one.
 	Descriptors *Descriptors `json:"descriptors,omitempty"`
+	// TLS connects to the endpoints over TLS. Nil, the default: plaintext.
+	TLS *ClientTLS `json:"tls,omitempty"`
 }
 
 // Descriptors says where an upstream's descriptors come from. At least one

@@ -371,6 +371,15 @@ func (d *decoder) listeners(n *yaml.Node, path string, ls *Listeners) {
 			} else {
 				d.fields(n, p, map[string]func(*yaml.Node, string){
 					"addr": func(n *yaml.Node, p string) { d.str(n, p, &l.Addr) },
+					"tls": func(n *yaml.Node, p string) {
+						t := &ServerTLS{}
+						d.fields(n, p, map[string]func(*yaml.Node, string){
+							"cert_file":      func(n *yaml.Node, p string) { d.str(n, p, &t.CertFile) },
+							"key_file":       func(n *yaml.Node, p string) { d.str(n, p, &t.KeyFile) },
+							"client_ca_file": func(n *yaml.Node, p string) { d.str(n, p, &t.ClientCAFile) },
+						})
+						l.TLS = t
+					},
 				})
 			}
 			*dst = l
@@ -492,6 +501,17 @@ func (d *decoder) upstream(n *yaml.Node, path, name string) Upstream {
 				"refresh":    func(n *yaml.Node, p string) { d.duration(n, p, &ds.Refresh) },
 			})
 			u.Descriptors = ds
+		},
+		"tls": func(n *yaml.Node, p string) {
+			t := &ClientTLS{}
+			d.fields(n, p, map[string]func(*yaml.Node, string){
+				"ca_file":              func(n *yaml.Node, p string) { d.str(n, p, &t.CAFile) },
+				"cert_file":            func(n *yaml.Node, p string) { d.str(n, p, &t.CertFile) },
+				"key_file":             func(n *yaml.Node, p string) { d.str(n, p, &t.KeyFile) },
+				"server_name":          func(n *yaml.Node, p string) { d.str(n, p, &t.ServerName) },
+				"insecure_skip_verify": func(n *yaml.Node, p string) { d.boolean(n, p, &t.InsecureSkipVerify) },
+			})
+			u.TLS = t
 		},
 	})
 	return u

@@ -166,6 +166,12 @@ func (v *validator) listeners() {
 			v.errorf(p, nil, "address %q already used by %s", l.l.Addr, other)
 		}
 		seen[l.l.Addr] = "listeners." + l.key
+		if t := l.l.TLS; t != nil {
+			tp := "listeners." + l.key + ".tls"
+			if _, err := t.TLSConfig(); err != nil {
+				v.errorf(tp, err, "%v", err)
+			}
+		}
 	}
 	if ls.MCP == nil && ls.GRPC == nil && ls.HTTP == nil {
 		v.errorf("listeners", nil, "no front door: configure at least one of mcp, grpc, http")
@@ -273,6 +279,11 @@ func (v *validator) upstreams() {
 		}
 		if u.Passive.ConsecutiveFailures > 0 && u.Passive.EjectionTime <= 0 {
 			v.errorf(child(pp, "ejection_time"), nil, "must be positive, got %s", u.Passive.EjectionTime)
+		}
+		if t := u.TLS; t != nil {
+			if _, err := t.TLSConfig(); err != nil {
+				v.errorf(child(p, "tls"), err, "%v", err)
+			}
 		}
 		if ds := u.Descriptors; ds != nil {
 			dp := child(p, "descriptors")

@@ -17,6 +17,7 @@ package daemon
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -43,6 +44,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"golang.org/x/net/netutil"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
 )
 
 // Options configure a Daemon.
@@ -310,6 +312,27 @@ func (d *Daemon) Start() error {
 	}
 	var mcpLis, grpcLis, httpLis, adminLis net.Listener
 	var err error
+	// tlsOf is a listener's TLS configuration, nil for plaintext.
+	tlsOf := func(name string, l *config.Listener) (*tls.Config, error) {
+		if l == nil || l.TLS == nil {
+			return nil, nil
+		}
+		c, err := l.TLS.TLSConfig()
+		if err != nil {
+			return nil, fmt.Errorf("listeners.%s.tls: %w", name, err)
+		}
+		return c, nil
+	}
+	var mcpTLS, grpcTLS, httpTLS, adminTLS *tls.Config
+	for _, x := range []struct {
+		name string
+		l    *config.Listener
+		dst  **tls.Config
+	}{{"mcp", cfg.Listeners.MCP, &mcpTLS}, {"grpc", cfg.Listeners.GRPC, &grpcTLS}, {"http", cfg.Listeners.HTTP, &httpTLS}, {"admin", cfg.Listeners.Admin, &adminTLS}} {
+		if *x.dst, err = tlsOf(x.name, x.l); err != nil {
+			return fail(err)
+		}
+	}
 	if l := cfg.Listeners.MCP; l != nil {
 		if mcpLis, err = listen("mcp", l); err != nil {
 			return fail(err)
@@ -337,6 +360,9 @@ func (d *Daemon) Start() error {
 			mcp.WithBus(d.bus),
 			mcp.WithSubscriptionQueue(ps.SubscriberQueue, policy),
 		}
+		if mcpTLS != nil {
+			mopts = append(mopts, mcp.WithTLS(mcpTLS))
+		}
 		d.mcpSrv = mcpfront.NewServer(d.router, append(mopts, d.opts.MCPOptions...)...)
 		pubsubv1.RegisterPubSubServer(d.mcpSrv, pubsubSvc)
 		d.serve("mcp", func() error { return d.mcpSrv.Serve(mcpLis) })
@@ -347,6 +373,9 @@ func (d *Daemon) Start() error {
 			grpc.MaxSendMsgSize(int(lim.MaxMessageSize)),
 			grpc.MaxConcurrentStreams(uint32(lim.MaxConcurrentStreams)),
 			grpc.MaxHeaderListSize(uint32(lim.MaxMetadataSize)),
+		}
+		if grpcTLS != nil {
+			gopts = append(gopts, grpc.Creds(credentials.NewTLS(grpcTLS)))
 		}
 		d.grpcSrv = grpcfront.NewServer(d.router, append(gopts, d.opts.GRPCOptions...)...)
 		pubsubv1.RegisterPubSubServer(d.grpcSrv, pubsubSvc)
@@ -359,24 +388,37 @@ func (d *Daemon) Start() error {
 		})
 		var protos http.Protocols
 		protos.SetHTTP1(true)
-		protos.SetUnencryptedHTTP2(true) // h2c: full-duplex streams without TLS
+		if httpTLS != nil {
+			protos.SetHTTP2(true)
+		} else {
+			protos.SetUnencryptedHTTP2(true) // h2c: full-duplex streams without TLS
+		}
 		d.httpSrv = &http.Server{
 			Handler:           hf,
 			ReadHeaderTimeout: 10 * time.Second,
 			MaxHeaderBytes:    int(lim.MaxMetadataSize) + 4096,
 			Protocols:         &protos,
+			TLSConfig:         httpTLS,
 			ErrorLog:          slog.NewLogLogger(d.log.Handler(), slog.LevelDebug),
 		}
-		d.serve("http", func() error { return d.httpSrv.Serve(httpLis) })
+		d.serve("http", func() error { return serveHTTP(d.httpSrv, httpLis) })
 	}
 	if adminLis != nil {
-		d.adminSrv = &http.Server{Handler: admin.Handler(d.adminSource()), ReadHeaderTimeout: 10 * time.Second}
-		d.serve("admin", func() error { return d.adminSrv.Serve(adminLis) })
+		d.adminSrv = &http.Server{Handler: admin.Handler(d.adminSource()), ReadHeaderTimeout: 10 * time.Second, TLSConfig: adminTLS}
+		d.serve("admin", func() error { return serveHTTP(d.adminSrv, adminLis) })
 	}
 	for name, a := range d.addrs {
 		d.log.Info("listening", "listener", name, "addr", a.String())
 	}
 	return nil
+}
+
+// serveHTTP serves srv on lis, over TLS when srv has a TLSConfig.
+func serveHTTP(srv *http.Server, lis net.Listener) error {
+	if srv.TLSConfig != nil {
+		return srv.ServeTLS(lis, "", "")
+	}
+	return srv.Serve(lis)
 }
 
 // openBus sets d.bus: Options.Bus, or a bus made from ps (in process, or

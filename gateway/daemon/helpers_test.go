@@ -257,7 +257,13 @@ type gw struct {
 // quick upstream reconnects; it is closed when the test ends.
 func startDaemon(t *testing.T, cfgYAML string) *gw {
 	t.Helper()
-	cfg := parseConfig(t, listenersYAML+cfgYAML)
+	return &gw{t: t, d: startConfig(t, parseConfig(t, listenersYAML+cfgYAML))}
+}
+
+// startConfig starts a daemon on cfg, with quick upstream reconnects; it is
+// closed when the test ends.
+func startConfig(t *testing.T, cfg *config.Config) *daemon.Daemon {
+	t.Helper()
 	d, err := daemon.New(cfg, daemon.Options{
 		Registry:        builtin.NewRegistry(),
 		UpstreamOptions: []upstream.Option{upstream.WithReconnectBackoff(10*time.Millisecond, 100*time.Millisecond)},
@@ -270,7 +276,7 @@ func startDaemon(t *testing.T, cfgYAML string) *gw {
 		t.Fatal(err)
 	}
 	t.Cleanup(d.Close)
-	return &gw{t: t, d: d}
+	return d
 }
 
 // reload applies cfgYAML (listenersYAML is prepended) and fails the test on

@@ -17,11 +17,12 @@
 // (grpc-timeout or timeout-ms) and its cancellation cancels the backend
 // call. Messages are never decoded.
 //
-//   - protocol grpc: one *grpc.ClientConn per endpoint (insecure
-//     transport credentials; TLS to backends is not configurable yet), a
+//   - protocol grpc: one *grpc.ClientConn per endpoint (TLS credentials
+//     from the upstream's tls settings, otherwise insecure ones), a
 //     bidirectional stream per call with the pass-through codec
 //     (gateway/rawcodec).
-//   - protocol mcp: one *mcp.Conn per endpoint, which redials by itself;
+//   - protocol mcp: one *mcp.Conn per endpoint (over TLS when the upstream
+//     has tls settings), which redials by itself;
 //     a raw stream per call (mcp.Conn.NewRawStream) carrying the request's
 //     dst_addr and content type. A gRPC content type (application/grpc,
 //     application/grpc+proto) becomes MCP's default, protobuf. MCP/1 has

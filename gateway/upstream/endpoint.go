@@ -12,7 +12,6 @@ import (
 	"google.golang.org/grpc/backoff"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/connectivity"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 )
 
@@ -67,7 +66,7 @@ func newEndpoint(u *Upstream, addr string, weight int) (*endpoint, error) {
 	o := &u.opts
 	if u.grpc {
 		dopts := []grpc.DialOption{
-			grpc.WithTransportCredentials(insecure.NewCredentials()),
+			grpc.WithTransportCredentials(e.u.grpcCreds()),
 			grpc.WithConnectParams(grpc.ConnectParams{
 				Backoff:           backoff.Config{BaseDelay: o.backBase, Multiplier: 1.6, Jitter: 0.2, MaxDelay: o.backMax},
 				MinConnectTimeout: 20 * time.Second,
@@ -165,6 +164,9 @@ func (e *endpoint) dialLoop() {
 		// long (mcp.WithStreamQueueWait), then its call ends with
 		// RESOURCE_EXHAUSTED.
 		mcp.WithStreamQueueWait(StreamQueueWait),
+	}
+	if e.u.tls != nil {
+		dopts = append(dopts, mcp.WithTLS(e.u.tls))
 	}
 	dopts = append(dopts, o.mcpOpts...)
 	wait := o.backBase

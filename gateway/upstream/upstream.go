@@ -2,6 +2,7 @@ package upstream
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"slices"
 	"sync"
@@ -13,6 +14,8 @@ import (
 	"github.com/mcpbridge/mcpbridge/gateway/rawcodec"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 )
 
@@ -28,6 +31,8 @@ type Upstream struct {
 
 	errNoHealthy error
 	errClosed    error
+
+	tls *tls.Config // the endpoints' TLS (cfg.TLS), nil for plaintext
 
 	// gRPC call settings, fixed at New.
 	desc     grpc.StreamDesc
@@ -95,6 +100,11 @@ func New(cfg config.Upstream, opts ...Option) (*Upstream, error) {
 	if hc := cfg.HealthCheck; hc != nil && (hc.Interval <= 0 || hc.Timeout <= 0) {
 		return nil, fmt.Errorf("upstream %s: health_check needs a positive interval and timeout", cfg.Name)
 	}
+	if cfg.TLS != nil {
+		if u.tls, err = cfg.TLS.TLSConfig(); err != nil {
+			return nil, fmt.Errorf("upstream %s: tls: %w", cfg.Name, err)
+		}
+	}
 	u.errNoHealthy = status.Errorf(codes.Unavailable, "upstream %s: no healthy endpoint", cfg.Name)
 	u.errClosed = closedError{status.Errorf(codes.Unavailable, "upstream %s: closed", cfg.Name)}
 	u.desc = grpc.StreamDesc{ClientStreams: true, ServerStreams: true}
@@ -130,6 +140,15 @@ func New(cfg config.Upstream, opts ...Option) (*Upstream, error) {
 
 // Name returns the upstream's name.
 func (u *Upstream) Name() string { return u.name }
+
+// grpcCreds are the transport credentials of the endpoints' gRPC
+// connections.
+func (u *Upstream) grpcCreds() credentials.TransportCredentials {
+	if u.tls != nil {
+		return credentials.NewTLS(u.tls)
+	}
+	return insecure.NewCredentials()
+}
 
 // cloneConfig copies what cfg shares (slices, pointers), so that the
 // caller may reuse its values: a Set compares configurations later.
