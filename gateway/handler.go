@@ -36,6 +36,14 @@ func (f HandlerFunc) Serve(req *Request, s Stream) error { return f(req, s) }
 
 // Middleware wraps a Handler: filters, and the resilience features added on
 // top (retry, timeout, rate limit), are all Middleware.
+//
+// A Middleware that needs a call's outcome (its status, its duration: a
+// retry, a breaker, metrics) must pass on a Stream of its own that wraps
+// the one it was given. The MCP front door forwards complete calls to MCP
+// upstreams asynchronously (see upstream.AsyncFront): Serve then returns
+// as soon as the call is on its way, and only when the Stream reaching the
+// upstream is the front door's own; a wrapped Stream makes the call take
+// the streamed path, whose Serve returns with the outcome.
 type Middleware func(Handler) Handler
 
 // Chain composes mws into one Middleware. The first is outermost: it sees the
