@@ -16,6 +16,7 @@ package mcpfront
 
 import (
 	"context"
+	"errors"
 
 	"github.com/mcpbridge/mcpbridge/gateway"
 	"github.com/mcpbridge/mcpbridge/gateway/upstream"
@@ -57,9 +58,9 @@ func AsyncHandler(router *gateway.Router) mcp.AsyncHandler {
 			DstAddr:     ac.DstAddr(),
 			ContentType: ac.ContentType(),
 		}
-		switch err := router.Serve(req, asyncStream{ac}); err {
-		case nil:
-		case upstream.ErrNotAsync:
+		switch err := router.Serve(req, asyncStream{ac}); {
+		case err == nil:
+		case errors.Is(err, upstream.ErrNotAsync):
 			return false
 		default:
 			ac.Finish(nil, false, err) // no route, no healthy endpoint, ...
@@ -83,8 +84,10 @@ func NewServer(router *gateway.Router, opts ...mcp.ServerOption) *mcp.Server {
 
 // asyncStream presents an async call to the route table. Only the
 // upstream's async path uses it (upstream.AsyncFront); any other handler
-// that tries to stream on it gets ErrNotAsync, and the call is served again
-// by Handler.
+// that tries to stream on it (the upstream's streamed path, reached through
+// a middleware's wrapper Stream) gets ErrNotAsync before the request's
+// message was sent (a backend may see a call opened and cancelled at once),
+// and the call is served again by Handler.
 type asyncStream struct{ ac *mcp.AsyncCall }
 
 func (s asyncStream) Async() *mcp.AsyncCall        { return s.ac }

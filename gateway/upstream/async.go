@@ -2,7 +2,6 @@ package upstream
 
 import (
 	"context"
-	"errors"
 	"sync/atomic"
 	"time"
 
@@ -16,8 +15,11 @@ import (
 // ErrNotAsync is what Serve returns for an AsyncFront call it does not
 // forward asynchronously: the upstream speaks gRPC, or the endpoint's
 // connection is not ready or has no room for the request just now. The
-// front door then serves the call as a stream, which waits as needed.
-var ErrNotAsync = errors.New("upstream: the call is not forwarded asynchronously")
+// front door then serves the call as a stream, which waits as needed. An
+// AsyncFront's stream methods return it too, should a middleware's wrapper
+// Stream lead the call onto the streamed path; it is a status error, so that
+// the forwarding code returns it unchanged (match it with errors.Is).
+var ErrNotAsync = status.Error(codes.Internal, "upstream: the call is not forwarded asynchronously")
 
 // AsyncFront is a front door stream whose call can be forwarded without a
 // goroutine waiting on it (the MCP front door's complete calls: see

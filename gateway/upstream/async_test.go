@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -277,5 +278,61 @@ func TestAsyncDeclines(t *testing.T) {
 	_, err = userv1.NewUserServiceClient(f2.dial(t)).GetUser(guardCtx(t), &userv1.UserRequest{UserId: "7"})
 	if status.Code(err) != codes.Unavailable || !strings.Contains(status.Convert(err).Message(), "upstream") {
 		t.Errorf("dead upstream: %v", err)
+	}
+}
+
+// wrapping is a middleware that passes on a Stream of its own, as one that
+// needs the call's outcome must.
+func wrapping(next gateway.Handler) gateway.Handler {
+	return gateway.HandlerFunc(func(req *gateway.Request, s gateway.Stream) error {
+		return next.Serve(req, wrapped{s})
+	})
+}
+
+type wrapped struct{ gateway.Stream }
+
+// TestAsyncSkippedByWrappingMiddleware: a route whose middleware wraps the
+// Stream serves complete calls on the streamed path, correctly.
+func TestAsyncSkippedByWrappingMiddleware(t *testing.T) {
+	be := startBackend(t, "mcp", "b", "")
+	u := newUpstream(t, upstreamConfig("users", "mcp", "round_robin", be))
+	waitReady(t, u)
+	table, err := gateway.NewTable([]gateway.Route{{ID: "all", Upstream: "users", Handler: u, Filters: []gateway.Middleware{wrapping}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := mcpfront.NewServer(gateway.NewRouter(table))
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = srv.Serve(l) }()
+	defer srv.Close()
+	mc, err := mcp.Dial(guardCtx(t), l.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer mc.Close()
+	c := userv1.NewUserServiceClient(mc)
+	for i := range 20 {
+		r, err := c.GetUser(guardCtx(t), &userv1.UserRequest{UserId: strconv.Itoa(i)})
+		if err != nil || r.GetName() != "b" {
+			t.Fatalf("call %d: %v, %v", i, r, err)
+		}
+	}
+	ls, err := c.ListUsers(guardCtx(t), &userv1.ListUsersRequest{Limit: 5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for ; ; n++ {
+		if _, err := ls.Recv(); err == io.EOF {
+			break
+		} else if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n != 5 {
+		t.Errorf("%d messages, want 5", n)
 	}
 }
