@@ -184,12 +184,17 @@ func (sc *serverConn) openAsync(c *serverCall, timeoutMs int64) {
 		c.as.Finish(nil, false, status.Error(codes.DeadlineExceeded, "deadline exceeded (timeout-ms)"))
 		return
 	}
+	// Under sc.mu, as open builds a call: the deadline watcher initContext
+	// starts may end the call at once, and end reads stopDL after taking
+	// sc.mu (callDone). Under c.mu for interrupt, which reads cancel.
+	sc.mu.Lock()
 	c.mu.Lock()
 	c.async = false
 	c.stopDL = nil
 	c.initContext(timeoutMs)
 	interrupted := c.interrupted
 	c.mu.Unlock()
+	sc.mu.Unlock()
 	if interrupted {
 		c.cancel() // the connection closed while the handler decided
 	}

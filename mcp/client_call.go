@@ -611,7 +611,11 @@ func (s *clientStream) send(b []byte, msg, end bool) error {
 		return status.Error(codes.Internal, "mcp: SendMsg after CloseSend")
 	}
 	if s.call.ended.Load() {
-		if !msg {
+		if !msg || !s.clientStreams {
+			// As grpc-go: a call that takes one message reports its end
+			// through RecvMsg only, so that the generated code of a
+			// server-streaming call, which returns SendMsg's error as the
+			// call's, never returns io.EOF.
 			return nil
 		}
 		return io.EOF // as gRPC: RecvMsg tells the status
@@ -644,6 +648,9 @@ func (s *clientStream) send(b []byte, msg, end bool) error {
 	if err != nil {
 		if s.ctx.Err() != nil {
 			return ctxStatus(s.ctx)
+		}
+		if !s.clientStreams {
+			return nil // the connection's end fails the call: RecvMsg says so
 		}
 		return io.EOF
 	}

@@ -419,3 +419,29 @@ func TestStreamEndedByServer(t *testing.T) {
 		t.Fatalf("RecvMsg = %v", err)
 	}
 }
+
+// TestServerStreamingEndedBeforeSend: a server-streaming call that ended
+// before its request went out (here its connection was lost) reports the
+// end through RecvMsg, as grpc-go does: SendMsg returns nil, so the
+// generated ListUsers never returns io.EOF as the call's error.
+func TestServerStreamingEndedBeforeSend(t *testing.T) {
+	ts := startServer(t, registerUsers)
+	conn := dial(t, ts.addr)
+	waitFor(t, "the connection is ready", conn.Ready)
+	desc := &userv1.UserService_ServiceDesc.Streams[0]
+	cs, err := conn.NewStream(guardCtx(t), desc, userv1.UserService_ListUsers_FullMethodName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts.Close()
+	waitFor(t, "the connection is lost", func() bool { return !conn.Ready() })
+	if err := cs.SendMsg(&userv1.ListUsersRequest{Limit: 1}); err != nil {
+		t.Errorf("SendMsg on an ended server-streaming call = %v, want nil", err)
+	}
+	if err := cs.CloseSend(); err != nil {
+		t.Errorf("CloseSend = %v", err)
+	}
+	if err := cs.RecvMsg(new(userv1.UserResponse)); status.Code(err) != codes.Unavailable {
+		t.Errorf("RecvMsg = %v, want UNAVAILABLE", err)
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"net"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -334,5 +335,107 @@ func TestAsyncSkippedByWrappingMiddleware(t *testing.T) {
 	}
 	if n != 5 {
 		t.Errorf("%d messages, want 5", n)
+	}
+}
+
+// TestAsyncStress mixes, from many goroutines, complete calls that finish,
+// that are cancelled or time out mid-stream and that lose their backend
+// (restarted twice meanwhile): every call ends with a status that says
+// which, and the front door then shuts down at once, every async call
+// accounted for (goleak checks the goroutines).
+func TestAsyncStress(t *testing.T) {
+	be := startBackend(t, "mcp", "b", "")
+	cfg := upstreamConfig("users", "mcp", "round_robin", be)
+	cfg.Passive.ConsecutiveFailures = 0 // the one endpoint stays in rotation across restarts
+	u := newUpstream(t, cfg)
+	f := startAsyncFront(t, u)
+	mc := f.dial(t)
+	c := userv1.NewUserServiceClient(mc)
+	workers, per := 16, 150
+	if testing.Short() {
+		per = 40
+	}
+	ctx := guardCtx(t)
+	var wg sync.WaitGroup
+	codesSeen := make([]map[codes.Code]int, workers)
+	for w := range workers {
+		codesSeen[w] = map[codes.Code]int{}
+		wg.Go(func() {
+			for i := range per {
+				var err error
+				switch (w + i) % 4 {
+				case 0: // a plain call
+					_, err = c.GetUser(ctx, &userv1.UserRequest{UserId: strconv.Itoa(i)})
+				case 1: // a long stream, read in part, then cancelled
+					cctx, cancel := context.WithCancel(ctx)
+					var ls grpc.ServerStreamingClient[userv1.UserResponse]
+					if ls, err = c.ListUsers(cctx, &userv1.ListUsersRequest{Limit: 100000}); err == nil {
+						for range i % 7 {
+							if _, err = ls.Recv(); err != nil {
+								break
+							}
+						}
+						cancel()
+						for err == nil {
+							_, err = ls.Recv()
+						}
+					}
+					cancel()
+				case 2: // a long stream under a short deadline
+					dctx, cancel := context.WithTimeout(ctx, time.Duration(1+i%3)*time.Millisecond)
+					var ls grpc.ServerStreamingClient[userv1.UserResponse]
+					got := 0
+					if ls, err = c.ListUsers(dctx, &userv1.ListUsersRequest{Limit: 100000}); err == nil {
+						for err == nil {
+							if _, err = ls.Recv(); err == nil {
+								got++
+							}
+						}
+					}
+					cancel()
+					if err == io.EOF { // the call's status was OK, or ListUsers returned io.EOF
+						t.Errorf("worker %d call %d: a 100000-message stream under a %v deadline ended with io.EOF after %d messages", w, i, time.Duration(1+i%3)*time.Millisecond, got)
+					}
+				case 3: // a stream read to its end
+					var ls grpc.ServerStreamingClient[userv1.UserResponse]
+					if ls, err = c.ListUsers(ctx, &userv1.ListUsersRequest{Limit: 50}); err == nil {
+						for err == nil {
+							_, err = ls.Recv()
+						}
+					}
+					if err == io.EOF {
+						err = nil
+					}
+				}
+				switch code := status.Code(err); code {
+				case codes.OK, codes.Canceled, codes.DeadlineExceeded, codes.Unavailable:
+					codesSeen[w][code]++
+				default:
+					t.Errorf("worker %d call %d: %v", w, i, err)
+					return
+				}
+			}
+		})
+	}
+	for range 2 { // the backend goes away and comes back under load
+		waitFor(t, "calls under way", func() bool { return f.taken.Load() > int64(workers*per/4) })
+		be.stop()
+		be.start()
+	}
+	wg.Wait()
+	total := map[codes.Code]int{}
+	for _, m := range codesSeen {
+		for k, v := range m {
+			total[k] += v
+		}
+	}
+	t.Logf("outcomes: %v; async calls taken %d, declined %d", total, f.taken.Load(), f.declined.Load())
+	if total[codes.OK] == 0 || total[codes.Canceled] == 0 || total[codes.DeadlineExceeded] == 0 {
+		t.Errorf("outcomes %v: want OK, CANCELED and DEADLINE_EXCEEDED among them", total)
+	}
+	sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if err := f.srv.Shutdown(sctx); err != nil {
+		t.Errorf("Shutdown with every call ended: %v (an async call was not accounted for)", err)
 	}
 }
