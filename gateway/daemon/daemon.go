@@ -379,6 +379,7 @@ func (d *Daemon) Start() error {
 		}
 		d.grpcSrv = grpcfront.NewServer(d.router, append(gopts, d.opts.GRPCOptions...)...)
 		pubsubv1.RegisterPubSubServer(d.grpcSrv, pubsubSvc)
+		grpcfront.RegisterReflection(d.grpcSrv, d.router) // after the gateway's own services
 		d.serve("grpc", func() error { return d.grpcSrv.Serve(grpcLis) })
 	}
 	if httpLis != nil {

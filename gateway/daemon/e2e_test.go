@@ -22,7 +22,10 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
 	rpb "google.golang.org/grpc/reflection/grpc_reflection_v1"
+	rpbalpha "google.golang.org/grpc/reflection/grpc_reflection_v1alpha"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/descriptorpb"
 	"google.golang.org/protobuf/types/known/emptypb"
 )
 
@@ -272,9 +275,24 @@ routes:
 	for _, s := range resp.GetListServicesResponse().GetService() {
 		names = append(names, s.GetName())
 	}
-	for _, want := range []string{"user.v1.UserService", "grpc.health.v1.Health", "grpc.reflection.v1.ServerReflection"} {
+	for _, want := range []string{"user.v1.UserService", "grpc.health.v1.Health", "grpc.reflection.v1.ServerReflection", "pubsub.v1.PubSub"} {
 		if !slices.Contains(names, want) {
-			t.Errorf("services %q lack %s", names, want)
+			t.Errorf("services %q lack %s (the backend's and the gateway's own, merged)", names, want)
+		}
+	}
+	// The gateway's own service is described by the gateway.
+	if err := st.Send(&rpb.ServerReflectionRequest{MessageRequest: &rpb.ServerReflectionRequest_FileContainingSymbol{FileContainingSymbol: "pubsub.v1.PubSub.Publish"}}); err != nil {
+		t.Fatal(err)
+	}
+	if resp, err = st.Recv(); err != nil {
+		t.Fatal(err)
+	}
+	if fds := resp.GetFileDescriptorResponse().GetFileDescriptorProto(); len(fds) == 0 {
+		t.Errorf("no file descriptor for pubsub.v1.PubSub.Publish: %v", resp)
+	} else {
+		var fd descriptorpb.FileDescriptorProto
+		if err := proto.Unmarshal(fds[0], &fd); err != nil || fd.GetPackage() != "pubsub.v1" {
+			t.Errorf("first file: %v, %v", fd.GetName(), err)
 		}
 	}
 	if err := st.Send(&rpb.ServerReflectionRequest{MessageRequest: &rpb.ServerReflectionRequest_FileContainingSymbol{FileContainingSymbol: "user.v1.UserService"}}); err != nil {
@@ -292,6 +310,61 @@ routes:
 	if _, err := st.Recv(); err != io.EOF {
 		t.Errorf("after half-close: %v, want EOF", err)
 	}
+
+	// The same merged view over v1alpha, which older clients use.
+	ast, err := rpbalpha.NewServerReflectionClient(g.grpcConn()).ServerReflectionInfo(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ast.Send(&rpbalpha.ServerReflectionRequest{MessageRequest: &rpbalpha.ServerReflectionRequest_ListServices{}}); err != nil {
+		t.Fatal(err)
+	}
+	aresp, err := ast.Recv()
+	if err != nil {
+		t.Fatal(err)
+	}
+	names = names[:0]
+	for _, s := range aresp.GetListServicesResponse().GetService() {
+		names = append(names, s.GetName())
+	}
+	if !slices.Contains(names, "user.v1.UserService") || !slices.Contains(names, "pubsub.v1.PubSub") {
+		t.Errorf("v1alpha services %q", names)
+	}
+	_ = ast.CloseSend()
+
+	// Without a route for reflection: the gateway's own services only, and
+	// a clear error for the rest.
+	g.reload(fmt.Sprintf(`
+upstreams:
+  users: {endpoints: [%s]}
+routes:
+  - id: users
+    uri: lb://users
+    predicates: [Path=/user.v1.UserService/**]
+`, gb.addr))
+	st, err = rpb.NewServerReflectionClient(g.grpcConn()).ServerReflectionInfo(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = st.Send(&rpb.ServerReflectionRequest{MessageRequest: &rpb.ServerReflectionRequest_ListServices{}})
+	if resp, err = st.Recv(); err != nil {
+		t.Fatal(err)
+	}
+	names = names[:0]
+	for _, s := range resp.GetListServicesResponse().GetService() {
+		names = append(names, s.GetName())
+	}
+	if !slices.Contains(names, "pubsub.v1.PubSub") || slices.Contains(names, "user.v1.UserService") {
+		t.Errorf("services without a reflection route: %q", names)
+	}
+	_ = st.Send(&rpb.ServerReflectionRequest{MessageRequest: &rpb.ServerReflectionRequest_FileContainingSymbol{FileContainingSymbol: "user.v1.UserService"}})
+	if resp, err = st.Recv(); err != nil {
+		t.Fatal(err)
+	}
+	if e := resp.GetErrorResponse(); codes.Code(e.GetErrorCode()) != codes.Unimplemented {
+		t.Errorf("a backend symbol without a reflection route: %v, want an UNIMPLEMENTED error response", resp)
+	}
+	_ = st.CloseSend()
 }
 
 // TestDstRouting: an MCP call with dst_addr 0x0102 goes to the MCP upstream

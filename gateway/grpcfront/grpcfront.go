@@ -5,9 +5,10 @@
 // as bytes. Metadata, headers, trailers, status, deadlines and cancellation
 // pass through.
 //
-// Because the codec is forced for the whole server, services registered on
-// it directly must also take *[]byte messages; register protobuf services
-// (such as reflection) on the backends and route to them instead.
+// The codec carries *[]byte messages as they are and protobuf messages
+// encoded, so services registered on the server directly (the gateway's
+// own: pubsub.v1.PubSub, and reflection with RegisterReflection) work as on
+// any grpc.Server.
 package grpcfront
 
 import (
