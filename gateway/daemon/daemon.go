@@ -365,6 +365,7 @@ func (d *Daemon) Start() error {
 		}
 		d.mcpSrv = mcpfront.NewServer(d.router, append(mopts, d.opts.MCPOptions...)...)
 		pubsubv1.RegisterPubSubServer(d.mcpSrv, pubsubSvc)
+		grpcfront.RegisterReflection(d.mcpSrv, d.router)
 		d.serve("mcp", func() error { return d.mcpSrv.Serve(mcpLis) })
 	}
 	if grpcLis != nil {

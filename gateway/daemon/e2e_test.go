@@ -332,6 +332,26 @@ routes:
 	}
 	_ = ast.CloseSend()
 
+	// The MCP front door gives the same view.
+	mst, err := rpb.NewServerReflectionClient(g.mcpConn()).ServerReflectionInfo(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := mst.Send(&rpb.ServerReflectionRequest{MessageRequest: &rpb.ServerReflectionRequest_ListServices{}}); err != nil {
+		t.Fatal(err)
+	}
+	if resp, err = mst.Recv(); err != nil {
+		t.Fatal(err)
+	}
+	names = names[:0]
+	for _, s := range resp.GetListServicesResponse().GetService() {
+		names = append(names, s.GetName())
+	}
+	if !slices.Contains(names, "user.v1.UserService") || !slices.Contains(names, "pubsub.v1.PubSub") {
+		t.Errorf("services over MCP %q", names)
+	}
+	_ = mst.CloseSend()
+
 	// Without a route for reflection: the gateway's own services only, and
 	// a clear error for the rest.
 	g.reload(fmt.Sprintf(`

@@ -25,6 +25,13 @@ const (
 	reflectionV1Alpha = "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo"
 )
 
+// Registrar is a server reflection can be registered on and that lists its
+// services: a *grpc.Server, or the MCP front door's *mcp.Server.
+type Registrar interface {
+	grpc.ServiceRegistrar
+	GetServiceInfo() map[string]grpc.ServiceInfo
+}
+
 // RegisterReflection serves gRPC server reflection (v1 and v1alpha) on srv
 // as one view of the gateway: the services registered on srv itself (the
 // gateway's own, such as pubsub.v1.PubSub) are described from their
@@ -34,7 +41,7 @@ const (
 // lists the gateway's services next to the backends'. Without a route for
 // reflection only the gateway's own services are described. Register it
 // after the gateway's own services.
-func RegisterReflection(srv *grpc.Server, router gateway.Handler) {
+func RegisterReflection(srv Registrar, router gateway.Handler) {
 	r := &reflector{srv: srv, conn: descriptors.HandlerConn(router)}
 	for _, name := range []string{"grpc.reflection.v1.ServerReflection", "grpc.reflection.v1alpha.ServerReflection"} {
 		srv.RegisterService(&grpc.ServiceDesc{
@@ -52,7 +59,7 @@ func RegisterReflection(srv *grpc.Server, router gateway.Handler) {
 }
 
 type reflector struct {
-	srv  *grpc.Server
+	srv  Registrar
 	conn grpc.ClientConnInterface
 }
 
