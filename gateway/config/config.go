@@ -1,6 +1,7 @@
 package config
 
 import (
+	"github.com/mcpbridge/mcpbridge/gateway/cors"
 	"strings"
 	"time"
 )
@@ -103,7 +104,46 @@ type HTTP struct {
 	// Default [authorization, "x-*", traceparent, tracestate]; [] forwards
 	// none. Headers a route's filters add are always forwarded.
 	ForwardHeaders []string `json:"forward_headers"`
+	// CORS lets browser pages on other origins call the HTTP front door.
+	// Nil, the default: no CORS headers, and preflights are routed like any
+	// request.
+	CORS *CORS `json:"cors,omitempty"`
 }
+
+// CORS is cross-origin resource sharing for the HTTP front door.
+type CORS struct {
+	// AllowedOrigins: exact origins ("https://app.example.com"), one
+	// leading wildcard label ("https://*.example.com"), or "*". Required.
+	AllowedOrigins []string `json:"allowed_origins"`
+	// AllowedMethods a preflight may ask for. Default GET, HEAD, POST, PUT,
+	// PATCH, DELETE.
+	AllowedMethods []string `json:"allowed_methods,omitempty"`
+	// AllowedHeaders a preflight may ask for. Default: any it asks for.
+	AllowedHeaders []string `json:"allowed_headers,omitempty"`
+	// ExposedHeaders a page may read from an answer.
+	ExposedHeaders []string `json:"exposed_headers,omitempty"`
+	// AllowCredentials lets pages send cookies and HTTP authentication; not
+	// with the origin "*". Default false.
+	AllowCredentials bool `json:"allow_credentials"`
+	// MaxAge is how long a browser may cache a preflight's answer. Default
+	// 10m.
+	MaxAge Duration `json:"max_age"`
+}
+
+// Policy is c as the HTTP front door takes it.
+func (c *CORS) Policy() cors.Config {
+	return cors.Config{
+		AllowedOrigins:   c.AllowedOrigins,
+		AllowedMethods:   c.AllowedMethods,
+		AllowedHeaders:   c.AllowedHeaders,
+		ExposedHeaders:   c.ExposedHeaders,
+		AllowCredentials: c.AllowCredentials,
+		MaxAge:           c.MaxAge.Std(),
+	}
+}
+
+// DefaultCORSMaxAge is CORS.MaxAge's default.
+const DefaultCORSMaxAge = 10 * time.Minute
 
 // JSON configures JSON transcoding. Static.
 type JSON struct {

@@ -319,6 +319,18 @@ func (d *decoder) server(n *yaml.Node, path string, s *Server) {
 			d.fields(n, p, map[string]func(*yaml.Node, string){
 				"max_body_size":   func(n *yaml.Node, p string) { d.size(n, p, &h.MaxBodySize) },
 				"forward_headers": func(n *yaml.Node, p string) { h.ForwardHeaders = d.stringList(n, p) },
+				"cors": func(n *yaml.Node, p string) {
+					c := &CORS{MaxAge: Duration(DefaultCORSMaxAge)}
+					d.fields(n, p, map[string]func(*yaml.Node, string){
+						"allowed_origins":   func(n *yaml.Node, p string) { c.AllowedOrigins = d.stringList(n, p) },
+						"allowed_methods":   func(n *yaml.Node, p string) { c.AllowedMethods = d.stringList(n, p) },
+						"allowed_headers":   func(n *yaml.Node, p string) { c.AllowedHeaders = d.stringList(n, p) },
+						"exposed_headers":   func(n *yaml.Node, p string) { c.ExposedHeaders = d.stringList(n, p) },
+						"allow_credentials": func(n *yaml.Node, p string) { d.boolean(n, p, &c.AllowCredentials) },
+						"max_age":           func(n *yaml.Node, p string) { d.duration(n, p, &c.MaxAge) },
+					})
+					h.CORS = c
+				},
 			})
 		},
 		"json": func(n *yaml.Node, p string) {

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/mcpbridge/mcpbridge/gateway"
+	"github.com/mcpbridge/mcpbridge/gateway/cors"
 	"github.com/mcpbridge/mcpbridge/pubsub"
 )
 
@@ -98,6 +99,21 @@ func (v *validator) server() {
 			return !(r == '-' || r == '_' || r == '.' || '0' <= r && r <= '9' || 'a' <= r && r <= 'z' || 'A' <= r && r <= 'Z')
 		}) {
 			v.errorf(index("server.http.forward_headers", i), nil, "bad header name %q: letters, digits, '-', '_', '.', and an optional final '*'", h)
+		}
+	}
+	if c := s.HTTP.CORS; c != nil {
+		if c.MaxAge < 0 {
+			v.errorf("server.http.cors.max_age", nil, "must not be negative, got %s", c.MaxAge)
+		}
+		bad := false
+		for i, o := range c.AllowedOrigins {
+			if err := cors.CheckOrigin(o); err != nil {
+				v.errorf(index("server.http.cors.allowed_origins", i), err, "%v", err)
+				bad = true
+			}
+		}
+		if _, err := cors.New(c.Policy()); err != nil && !bad {
+			v.errorf("server.http.cors", err, "%v", err)
 		}
 	}
 	v.oneOf("server.json.unknown_fields", "unknown_fields policy", s.JSON.UnknownFields, []string{"reject", "discard"})

@@ -384,10 +384,18 @@ func (d *Daemon) Start() error {
 		d.serve("grpc", func() error { return d.grpcSrv.Serve(grpcLis) })
 	}
 	if httpLis != nil {
-		hf := httpfront.New(d.router, httpfront.Options{
+		hopts := httpfront.Options{
 			MaxBodySize:    int64(cfg.Server.HTTP.MaxBodySize),
 			ForwardHeaders: cfg.Server.HTTP.ForwardHeaders,
-		})
+		}
+		if c := cfg.Server.HTTP.CORS; c != nil {
+			p := c.Policy()
+			hopts.CORS = &p
+		}
+		hf, err := httpfront.New(d.router, hopts)
+		if err != nil {
+			return fail(fmt.Errorf("server.http: %w", err))
+		}
 		var protos http.Protocols
 		protos.SetHTTP1(true)
 		if httpTLS != nil {

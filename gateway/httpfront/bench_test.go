@@ -31,7 +31,10 @@ func BenchmarkUnary(b *testing.B) {
 		b.Run(tc.name, func(b *testing.B) {
 			_, addr := startBackendB(b)
 			d := startGatewayB(b, baseYAML, addr)
-			h := httpfront.New(d.Router(), httpfront.Options{})
+			h, err := httpfront.New(d.Router(), httpfront.Options{})
+			if err != nil {
+				b.Fatal(err)
+			}
 			w := &discardWriter{h: http.Header{}}
 			// Warm up (loads the descriptors).
 			r := httptest.NewRequest(tc.method, tc.path, strings.NewReader(tc.body))

@@ -30,6 +30,7 @@ import (
 	"context"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"io"
 	"mime"
 	"net/http"
@@ -40,6 +41,7 @@ import (
 	"time"
 
 	"github.com/mcpbridge/mcpbridge/gateway"
+	"github.com/mcpbridge/mcpbridge/gateway/cors"
 	"github.com/mcpbridge/mcpbridge/gateway/descriptors"
 	"github.com/mcpbridge/mcpbridge/gateway/transcode"
 	"google.golang.org/grpc/codes"
@@ -66,6 +68,9 @@ type Options struct {
 	// means DefaultForwardHeaders; an empty, non-nil list forwards none.
 	// Headers a route's filters add are always forwarded.
 	ForwardHeaders []string
+	// CORS, when set, lets browser pages on other origins call the front
+	// door.
+	CORS *cors.Config
 }
 
 // Handler is the HTTP front door.
@@ -75,11 +80,20 @@ type Handler struct {
 	exact   map[string]bool
 	prefix  []string
 	bufs    sync.Pool
+	cors    *cors.Policy
 }
 
-// New returns the front door serving through router.
-func New(router *gateway.Router, opts Options) *Handler {
+// New returns the front door serving through router. It fails only on a
+// bad CORS configuration.
+func New(router *gateway.Router, opts Options) (*Handler, error) {
 	h := &Handler{router: router, maxBody: opts.MaxBodySize, exact: map[string]bool{}}
+	if opts.CORS != nil {
+		p, err := cors.New(*opts.CORS)
+		if err != nil {
+			return nil, fmt.Errorf("cors: %w", err)
+		}
+		h.cors = p
+	}
 	if h.maxBody <= 0 {
 		h.maxBody = DefaultMaxBodySize
 	}
@@ -96,7 +110,7 @@ func New(router *gateway.Router, opts Options) *Handler {
 		}
 	}
 	h.bufs.New = func() any { b := make([]byte, 0, 4096); return &b }
-	return h
+	return h, nil
 }
 
 // forwarded reports whether request header k (lower case) goes upstream.
@@ -146,6 +160,14 @@ func hopByHop(k string) bool {
 // ServeHTTP serves one HTTP call through the route table.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ex := &exchange{h: h, w: w, r: r}
+	if h.cors != nil {
+		if answered, err := h.cors.Handle(w, r); answered {
+			if err != nil {
+				ex.finish(err)
+			}
+			return // a preflight
+		}
+	}
 	md := make(metadata.MD, len(r.Header))
 	for k, v := range r.Header {
 		if hopByHop(k) {
