@@ -20,7 +20,7 @@ func setPath(msg protoreflect.Message, path []protoreflect.FieldDescriptor, s st
 	}
 	fd := path[len(path)-1]
 	if fd.IsMap() {
-		return fmt.Errorf("map field %s cannot be set from a string", fd.Name())
+		return fmt.Errorf("map field %s is set entry by entry, as %s[key]=value", fd.Name(), fd.Name())
 	}
 	v, err := parseValue(msg, fd, s)
 	if err != nil {
@@ -31,6 +31,39 @@ func setPath(msg protoreflect.Message, path []protoreflect.FieldDescriptor, s st
 		return nil
 	}
 	msg.Set(fd, v)
+	return nil
+}
+
+// cutMapKey splits a query parameter naming a map entry, "labels[env]",
+// into the field path and the key; ok is false for any other name.
+func cutMapKey(param string) (path, key string, ok bool) {
+	i := strings.IndexByte(param, '[')
+	if i <= 0 || !strings.HasSuffix(param, "]") {
+		return param, "", false
+	}
+	return param[:i], param[i+1 : len(param)-1], true
+}
+
+// setMapEntry sets the entry key of the map field at path in msg from the
+// string s. The map's values must be scalars or enums.
+func setMapEntry(msg protoreflect.Message, path []protoreflect.FieldDescriptor, key, s string) error {
+	for _, fd := range path[:len(path)-1] {
+		msg = msg.Mutable(fd).Message()
+	}
+	fd := path[len(path)-1]
+	vd := fd.MapValue()
+	if vd.Kind() == protoreflect.MessageKind || vd.Kind() == protoreflect.GroupKind {
+		return fmt.Errorf("map field %s has message values, which cannot be set from a string", fd.Name())
+	}
+	k, err := parseValue(msg, fd.MapKey(), key)
+	if err != nil {
+		return fmt.Errorf("map key: %w", err)
+	}
+	v, err := parseValue(msg, vd, s)
+	if err != nil {
+		return err
+	}
+	msg.Mutable(fd).Map().Set(k.MapKey(), v)
 	return nil
 }
 

@@ -54,6 +54,16 @@ func testMessage(t *testing.T) protoreflect.MessageDescriptor {
 				f("u64", 10, descriptorpb.FieldDescriptorProto_TYPE_UINT64, "", false),
 				f("dbl", 11, descriptorpb.FieldDescriptorProto_TYPE_DOUBLE, "", false),
 				f("s", 12, msg, ".google.protobuf.StringValue", false),
+				f("counts", 13, msg, ".t.M.CountsEntry", true),
+				f("kinds", 14, msg, ".t.M.KindsEntry", true),
+				f("inners", 15, msg, ".t.M.InnersEntry", true),
+			}, NestedType: []*descriptorpb.DescriptorProto{
+				{Name: proto.String("CountsEntry"), Options: &descriptorpb.MessageOptions{MapEntry: proto.Bool(true)}, Field: []*descriptorpb.FieldDescriptorProto{
+					f("key", 1, descriptorpb.FieldDescriptorProto_TYPE_STRING, "", false), f("value", 2, descriptorpb.FieldDescriptorProto_TYPE_INT32, "", false)}},
+				{Name: proto.String("KindsEntry"), Options: &descriptorpb.MessageOptions{MapEntry: proto.Bool(true)}, Field: []*descriptorpb.FieldDescriptorProto{
+					f("key", 1, descriptorpb.FieldDescriptorProto_TYPE_INT32, "", false), f("value", 2, descriptorpb.FieldDescriptorProto_TYPE_ENUM, ".t.E", false)}},
+				{Name: proto.String("InnersEntry"), Options: &descriptorpb.MessageOptions{MapEntry: proto.Bool(true)}, Field: []*descriptorpb.FieldDescriptorProto{
+					f("key", 1, descriptorpb.FieldDescriptorProto_TYPE_STRING, "", false), f("value", 2, msg, ".t.Inner", false)}},
 			}},
 		},
 	}
@@ -98,6 +108,50 @@ func TestSetPathWellKnownTypes(t *testing.T) {
 		}
 		if err := setPath(dynamicpb.NewMessage(md), fp, kv[1]); err == nil {
 			t.Errorf("%s=%s accepted", kv[0], kv[1])
+		}
+	}
+}
+
+// TestSetMapEntry: map entries from query parameters, as labels[key]=value.
+func TestSetMapEntry(t *testing.T) {
+	md := testMessage(t)
+	m := dynamicpb.NewMessage(md)
+	for _, kv := range [][2]string{{"counts[a]", "1"}, {"counts[b c]", "2"}, {"kinds[7]", "E_ONE"}} {
+		name, key, ok := cutMapKey(kv[0])
+		if !ok {
+			t.Fatalf("cutMapKey(%q) found no key", kv[0])
+		}
+		fp, err := descriptors.FieldPath(md, name, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := setMapEntry(m, fp, key, kv[1]); err != nil {
+			t.Fatalf("%s=%s: %v", kv[0], kv[1], err)
+		}
+	}
+	got, err := protojson.MarshalOptions{UseProtoNames: true}.Marshal(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := strings.ReplaceAll(string(got), " ", "")
+	for _, want := range []string{`"counts":{`, `"a":1`, `"bc":2`, `"kinds":{"7":"E_ONE"}`} {
+		if !strings.Contains(s, want) {
+			t.Errorf("%s lacks %s", s, want)
+		}
+	}
+	for _, kv := range [][2]string{{"counts[a]", "x"}, {"kinds[x]", "E_ONE"}, {"inners[a]", "x"}} {
+		name, key, _ := cutMapKey(kv[0])
+		fp, err := descriptors.FieldPath(md, name, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := setMapEntry(dynamicpb.NewMessage(md), fp, key, kv[1]); err == nil {
+			t.Errorf("%s=%s accepted", kv[0], kv[1])
+		}
+	}
+	for _, p := range []string{"counts", "[a]", "counts[a"} {
+		if _, _, ok := cutMapKey(p); ok {
+			t.Errorf("cutMapKey(%q) found a key", p)
 		}
 	}
 }

@@ -225,7 +225,8 @@ func (c *codec) applyQuery(msg *dynamicpb.Message) error {
 		if c.boundByPath(key) {
 			continue
 		}
-		fp, err := descriptors.FieldPath(c.m.Input, key, true)
+		name, mapKey, isEntry := cutMapKey(key)
+		fp, err := descriptors.FieldPath(c.m.Input, name, true)
 		if err != nil {
 			if c.opts.DiscardUnknown {
 				continue
@@ -233,6 +234,18 @@ func (c *codec) applyQuery(msg *dynamicpb.Message) error {
 			return status.Errorf(codes.InvalidArgument, "query parameter %q: %v", key, err)
 		}
 		last := fp[len(fp)-1]
+		if isEntry || last.IsMap() {
+			if !isEntry || !last.IsMap() {
+				return status.Errorf(codes.InvalidArgument, "query parameter %q: a map field's entry is set as %s[key]=value", key, name)
+			}
+			if len(vals) > 1 {
+				return status.Errorf(codes.InvalidArgument, "query parameter %q: given %d times for one map entry", key, len(vals))
+			}
+			if err := setMapEntry(msg, fp, mapKey, vals[0]); err != nil {
+				return status.Errorf(codes.InvalidArgument, "query parameter %q: %v", key, err)
+			}
+			continue
+		}
 		if !last.IsList() && len(vals) > 1 {
 			return status.Errorf(codes.InvalidArgument, "query parameter %q: given %d times for a singular field", key, len(vals))
 		}
