@@ -522,16 +522,28 @@ func (d *Daemon) Ready() (bool, string) {
 // upstreamStatus is the state of the configured upstreams, in
 // configuration order (not of those a reload removed and that are about to
 // go).
-func (d *Daemon) upstreamStatus() []upstream.UpstreamStatus {
+func (d *Daemon) upstreamStatus() []upstreamView {
 	cfg := d.Config()
 	all := d.set.Status()
-	out := make([]upstream.UpstreamStatus, 0, len(cfg.Upstreams))
+	out := make([]upstreamView, 0, len(cfg.Upstreams))
 	for _, u := range all {
 		if _, ok := cfg.Upstream(u.Name); ok {
-			out = append(out, u)
+			v := upstreamView{UpstreamStatus: u}
+			if src := d.descs.Source(u.Name); src != nil {
+				st := src.Status()
+				v.Descriptors = &st
+			}
+			out = append(out, v)
 		}
 	}
 	return out
+}
+
+// upstreamView is an upstream as /upstreams shows it: its endpoints, and
+// its descriptors for JSON transcoding when it has a source of them.
+type upstreamView struct {
+	upstream.UpstreamStatus
+	Descriptors *descriptors.Status `json:"descriptors,omitempty"`
 }
 
 func (d *Daemon) adminSource() admin.Source {

@@ -183,6 +183,7 @@ type Source struct {
 	busy     atomic.Bool  // a background refresh is running
 	again    atomic.Bool  // a background refresh was asked for
 	failedAt atomic.Int64 // UnixNano of the last failed load
+	loadedAt atomic.Int64 // UnixNano of the last successful load
 }
 
 // Name returns the upstream's name.
@@ -318,11 +319,51 @@ func (s *Source) loadLocked(ctx context.Context) error {
 	} else {
 		s.idx.Store(x)
 		s.lastErr.Store(nil)
+		s.loadedAt.Store(time.Now().UnixNano())
 	}
 	if s.set.observe != nil {
 		s.set.observe(Event{Upstream: s.name, Index: x, Err: err})
 	}
 	return err
+}
+
+// Status is a Source's state, as the admin endpoint shows it.
+type Status struct {
+	// From is where the descriptors come from: "reflection", "file" or
+	// "file+reflection".
+	From string `json:"from"`
+	// Loaded: an index is in force (a failed refresh keeps the previous one).
+	Loaded   bool       `json:"loaded"`
+	LoadedAt *time.Time `json:"loaded_at,omitempty"`
+	Services []string   `json:"services,omitempty"`
+	Methods  int        `json:"methods"`
+	// Problems are HTTP bindings left out of the index (a bad template, a
+	// field that does not exist).
+	Problems []string `json:"problems,omitempty"`
+	// LastError is why the last load failed; "" when it succeeded, or none
+	// was tried yet (the first JSON call loads them unless eager).
+	LastError string `json:"last_error,omitempty"`
+}
+
+// Status returns the source's state.
+func (s *Source) Status() Status {
+	st := Status{From: "reflection"}
+	switch {
+	case s.cfg.File != "" && s.cfg.Reflection:
+		st.From = "file+reflection"
+	case s.cfg.File != "":
+		st.From = "file"
+	}
+	if x := s.idx.Load(); x != nil {
+		st.Loaded = true
+		at := time.Unix(0, s.loadedAt.Load()).UTC()
+		st.LoadedAt = &at
+		st.Services, st.Methods, st.Problems = x.Services(), x.Methods(), x.Problems()
+	}
+	if err := s.LastError(); err != nil {
+		st.LastError = status.Convert(err).Message()
+	}
+	return st
 }
 
 // LastError returns why the last load failed, nil if it succeeded.

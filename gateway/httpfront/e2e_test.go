@@ -725,12 +725,17 @@ func TestNoReflection(t *testing.T) {
 	userv1.RegisterUserServiceServer(s, svc{users.New()})
 	go func() { _ = s.Serve(lis) }()
 	t.Cleanup(s.Stop)
-	d := startGateway(t, baseYAML, lis.Addr().String())
+	withAdmin := strings.Replace(baseYAML, "listeners:", "listeners:\n  admin: {addr: \"127.0.0.1:0\"}", 1)
+	d := startGateway(t, withAdmin, lis.Addr().String())
 	for range 2 { // the second answers from the remembered failure
 		a := do(t, "GET", base(d)+"/v1/users/1", "", "")
 		if a.code != 503 || !strings.Contains(a.body, "descriptors not loaded") || !strings.Contains(a.body, "ServerReflection") {
 			t.Errorf("%d %s", a.code, a.body)
 		}
+	}
+	// The admin endpoint says why.
+	if ds := adminDescriptors(t, d); ds["loaded"] != false || !strings.Contains(fmt.Sprint(ds["last_error"]), "ServerReflection") || ds["from"] != "reflection" {
+		t.Errorf("/upstreams descriptors %v", ds)
 	}
 	// A file instead of reflection: a descriptor set written by the test.
 	path := t.TempDir() + "/users.binpb"
@@ -739,10 +744,34 @@ func TestNoReflection(t *testing.T) {
 	}
 	yaml := strings.Replace(baseYAML, `endpoints: ["BACKEND"]`, `endpoints: ["BACKEND"]
     descriptors: {reflection: false, file: "`+path+`"}`, 1)
-	d2 := startGateway(t, yaml, lis.Addr().String())
+	d2 := startGateway(t, strings.Replace(yaml, "listeners:", "listeners:\n  admin: {addr: \"127.0.0.1:0\"}", 1), lis.Addr().String())
 	if a := do(t, "GET", base(d2)+"/v1/users/1", "", ""); a.code != 200 || decode(t, a.body)["name"] != "Alice" {
 		t.Errorf("from a file: %d %s", a.code, a.body)
 	}
+	ds := adminDescriptors(t, d2)
+	if ds["loaded"] != true || ds["from"] != "file" || ds["loaded_at"] == nil || ds["methods"].(float64) < 4 ||
+		!strings.Contains(fmt.Sprint(ds["services"]), "user.v1.UserService") || ds["last_error"] != nil {
+		t.Errorf("/upstreams descriptors %v", ds)
+	}
+}
+
+// adminDescriptors returns the descriptors of upstream "users" from the
+// admin endpoint's /upstreams.
+func adminDescriptors(t *testing.T, d *daemon.Daemon) map[string]any {
+	t.Helper()
+	a := do(t, "GET", "http://"+d.Addr("admin").String()+"/upstreams", "", "")
+	var ups []map[string]any
+	if err := json.Unmarshal([]byte(a.body), &ups); err != nil || a.code != 200 {
+		t.Fatalf("/upstreams: %d %s (%v)", a.code, a.body, err)
+	}
+	for _, u := range ups {
+		if u["name"] == "users" {
+			ds, _ := u["descriptors"].(map[string]any)
+			return ds
+		}
+	}
+	t.Fatalf("/upstreams lacks users: %s", a.body)
+	return nil
 }
 
 // exampleSet is the example UserService's file and its dependencies.
