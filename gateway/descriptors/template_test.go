@@ -5,8 +5,6 @@ import (
 	"testing"
 
 	userv1 "github.com/mcpbridge/mcpbridge/proto/user/v1"
-	"google.golang.org/protobuf/reflect/protodesc"
-	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/types/descriptorpb"
 )
 
@@ -93,22 +91,7 @@ func TestTemplateMatch(t *testing.T) {
 
 // exampleSet is the example UserService's file and its dependencies.
 func exampleSet() *descriptorpb.FileDescriptorSet {
-	set := &descriptorpb.FileDescriptorSet{}
-	seen := map[string]bool{}
-	var add func(fd protoreflect.FileDescriptor)
-	add = func(fd protoreflect.FileDescriptor) {
-		if seen[fd.Path()] {
-			return
-		}
-		seen[fd.Path()] = true
-		imps := fd.Imports()
-		for i := range imps.Len() {
-			add(imps.Get(i).FileDescriptor)
-		}
-		set.File = append(set.File, protodesc.ToFileDescriptorProto(fd))
-	}
-	add(userv1.File_proto_user_v1_user_proto)
-	return set
+	return FileSet(userv1.File_proto_user_v1_user_proto)
 }
 
 func TestIndex(t *testing.T) {

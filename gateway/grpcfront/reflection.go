@@ -14,7 +14,6 @@ import (
 	rpb "google.golang.org/grpc/reflection/grpc_reflection_v1"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
-	"google.golang.org/protobuf/reflect/protodesc"
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/reflect/protoregistry"
 )
@@ -187,23 +186,13 @@ func hasFile(f protoreflect.FileDescriptor, path string, seen map[string]bool) b
 // fileResponse is fd and everything it imports, as serialized
 // FileDescriptorProtos, fd first.
 func fileResponse(fd protoreflect.FileDescriptor) *rpb.ServerReflectionResponse {
-	var out [][]byte
-	seen := map[string]bool{}
-	var add func(f protoreflect.FileDescriptor)
-	add = func(f protoreflect.FileDescriptor) {
-		if seen[f.Path()] {
-			return
-		}
-		seen[f.Path()] = true
-		if b, err := proto.Marshal(protodesc.ToFileDescriptorProto(f)); err == nil {
+	files := descriptors.FileSet(fd).GetFile()
+	out := make([][]byte, 0, len(files))
+	for i := len(files) - 1; i >= 0; i-- { // FileSet puts fd last
+		if b, err := proto.Marshal(files[i]); err == nil {
 			out = append(out, b)
 		}
-		imps := f.Imports()
-		for i := range imps.Len() {
-			add(imps.Get(i).FileDescriptor)
-		}
 	}
-	add(fd)
 	return &rpb.ServerReflectionResponse{MessageResponse: &rpb.ServerReflectionResponse_FileDescriptorResponse{
 		FileDescriptorResponse: &rpb.FileDescriptorResponse{FileDescriptorProto: out},
 	}}

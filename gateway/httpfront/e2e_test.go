@@ -23,6 +23,7 @@ import (
 	"github.com/mcpbridge/mcpbridge/gateway/builtin"
 	"github.com/mcpbridge/mcpbridge/gateway/config"
 	"github.com/mcpbridge/mcpbridge/gateway/daemon"
+	"github.com/mcpbridge/mcpbridge/gateway/descriptors"
 	"github.com/mcpbridge/mcpbridge/gateway/upstream"
 	"github.com/mcpbridge/mcpbridge/mcp"
 	userv1 "github.com/mcpbridge/mcpbridge/proto/user/v1"
@@ -35,8 +36,6 @@ import (
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/reflection"
 	"google.golang.org/grpc/status"
-	"google.golang.org/protobuf/reflect/protodesc"
-	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/types/descriptorpb"
 )
 
@@ -776,20 +775,5 @@ func adminDescriptors(t *testing.T, d *daemon.Daemon) map[string]any {
 
 // exampleSet is the example UserService's file and its dependencies.
 func exampleSet() *descriptorpb.FileDescriptorSet {
-	set := &descriptorpb.FileDescriptorSet{}
-	seen := map[string]bool{}
-	var add func(fd protoreflect.FileDescriptor)
-	add = func(fd protoreflect.FileDescriptor) {
-		if seen[fd.Path()] {
-			return
-		}
-		seen[fd.Path()] = true
-		imps := fd.Imports()
-		for i := range imps.Len() {
-			add(imps.Get(i).FileDescriptor)
-		}
-		set.File = append(set.File, protodesc.ToFileDescriptorProto(fd))
-	}
-	add(userv1.File_proto_user_v1_user_proto)
-	return set
+	return descriptors.FileSet(userv1.File_proto_user_v1_user_proto)
 }

@@ -288,7 +288,9 @@ type exchange struct {
 	trailer metadata.MD
 	body    []byte // a unary answer, sent by finish
 	hasBody bool
-	started bool // streaming: the response header is written
+	rawType string // the content type of a raw (google.api.HttpBody) answer
+	raw     bool   // the answer is raw bytes, not JSON
+	started bool   // streaming: the response header is written
 
 	buf   *[]byte       // pooled request body buffer
 	lines *bufio.Reader // NDJSON request body
@@ -373,7 +375,13 @@ func (e *exchange) checkType() error {
 	return status.Errorf(codes.InvalidArgument, "unsupported content type %q: send application/json (or application/x-ndjson for a stream)", ct)
 }
 
-func (e *exchange) ReadBody() ([]byte, error) {
+func (e *exchange) ReadBody() ([]byte, error) { return e.readBody(true) }
+
+// ReadRawBody is ReadBody for a body of any content type (a
+// google.api.HttpBody request).
+func (e *exchange) ReadRawBody() ([]byte, error) { return e.readBody(false) }
+
+func (e *exchange) readBody(checkType bool) ([]byte, error) {
 	if e.r.Body == nil || e.r.Body == http.NoBody {
 		return nil, nil
 	}
@@ -405,8 +413,10 @@ func (e *exchange) ReadBody() ([]byte, error) {
 	if len(b) == 0 {
 		return nil, nil
 	}
-	if err := e.checkType(); err != nil {
-		return nil, err
+	if checkType {
+		if err := e.checkType(); err != nil {
+			return nil, err
+		}
 	}
 	return b, nil
 }
@@ -554,6 +564,34 @@ func (e *exchange) SendMsg(b []byte) error {
 	return nil
 }
 
+// SendRaw sends a google.api.HttpBody answer: data as the body, with its
+// content type ("" leaves the default). A stream's messages are written
+// one after the other, with the first one's content type.
+func (e *exchange) SendRaw(contentType string, data []byte) error {
+	if e.method == nil {
+		return status.Error(codes.Internal, "the HTTP front door reached an upstream without JSON transcoding")
+	}
+	if e.mode == modeUnary {
+		if e.hasBody {
+			return status.Error(codes.Internal, "a unary method sent a second response message")
+		}
+		e.body, e.hasBody, e.raw, e.rawType = append([]byte(nil), data...), true, true, contentType
+		return nil
+	}
+	if !e.started {
+		e.raw, e.rawType = true, contentType
+		e.startStream()
+	}
+	_, err := e.w.Write(data)
+	if err == nil {
+		err = http.NewResponseController(e.w).Flush()
+	}
+	if err != nil {
+		return status.Errorf(codes.Canceled, "writing to the HTTP client: %v", err)
+	}
+	return nil
+}
+
 // jsonContentType is shared by every answer: the server only reads it.
 var jsonContentType = []string{"application/json"}
 
@@ -570,10 +608,15 @@ func (e *exchange) startStream() {
 	e.mu.Lock()
 	setHeaders(hd, e.header)
 	e.mu.Unlock()
-	if e.mode == modeSSE {
+	switch {
+	case e.raw:
+		if e.rawType != "" {
+			hd.Set("Content-Type", e.rawType)
+		}
+	case e.mode == modeSSE:
 		hd.Set("Content-Type", "text/event-stream")
 		hd.Set("Cache-Control", "no-cache")
-	} else {
+	default:
 		hd.Set("Content-Type", "application/x-ndjson")
 	}
 	hd.Set("X-Content-Type-Options", "nosniff")
@@ -626,6 +669,9 @@ func (e *exchange) finish(err error) {
 		}
 		var out []byte
 		switch {
+		case e.raw:
+			// A raw stream ends with its trailers only: its body is the
+			// application's bytes.
 		case e.mode == modeSSE:
 			out = append(out, "event: status\ndata: "...)
 			out = statusJSON(out, st)
@@ -668,6 +714,14 @@ func (e *exchange) finish(err error) {
 		// A stream that sent no message.
 		e.startStream()
 		e.finish(nil)
+		return
+	}
+	if e.raw {
+		if e.rawType != "" {
+			hd.Set("Content-Type", e.rawType)
+		}
+		e.w.WriteHeader(http.StatusOK)
+		_, _ = e.w.Write(e.body)
 		return
 	}
 	hd["Content-Type"] = jsonContentType

@@ -81,7 +81,20 @@ func (t *transcoder) serveHTTP(req *gateway.Request, s gateway.Stream, ex Exchan
 	out.ContentType = "application/grpc"
 	out.Header = ex.Outgoing(req.Header)
 	hs := &httpStream{Stream: s, ex: ex, c: codec{opts: &t.opts, idx: idx, m: m, b: b, vals: vals, query: true, r: ex.HTTPRequest()}}
+	hs.rawOut = rawResponse(m, b)
+	raw := rawRequest(m, b)
 	switch {
+	case raw && m.ClientStreaming:
+		return status.Errorf(codes.Unimplemented, "%s takes a stream of google.api.HttpBody, which the HTTP front door does not carry", m.Path)
+	case raw:
+		body, err := ex.ReadRawBody()
+		if err != nil {
+			return err
+		}
+		if hs.one, err = hs.c.decodeRaw(body, ex.HTTPRequest().Header.Get("Content-Type")); err != nil {
+			return err
+		}
+		hs.single, hs.halfClosed = true, true
 	case !m.ClientStreaming:
 		body, err := ex.ReadBody()
 		if err != nil {
@@ -116,6 +129,7 @@ type httpStream struct {
 	ex             Exchange
 	c              codec
 
+	rawOut     bool   // answers are google.api.HttpBody data, not JSON
 	halfClosed bool   // the whole request is at hand (HalfCloser)
 	single     bool   // one request message: one
 	one        []byte // the request message of a call that sends one
@@ -144,6 +158,13 @@ func (h *httpStream) RecvMsg() ([]byte, error) {
 }
 
 func (h *httpStream) SendMsg(b []byte) error {
+	if h.rawOut {
+		ct, data, err := h.c.rawAnswer(b)
+		if err != nil {
+			return err
+		}
+		return h.ex.SendRaw(ct, data)
+	}
 	out, err := h.c.encode(nil, b)
 	if err != nil {
 		return err

@@ -52,6 +52,12 @@ type Exchange interface {
 	// ReadBody returns the whole request body (nil when empty), bounded by
 	// the door's limit; the error is a status error.
 	ReadBody() ([]byte, error)
+	// ReadRawBody is ReadBody for a body of any content type: the data of a
+	// google.api.HttpBody request.
+	ReadRawBody() ([]byte, error)
+	// SendRaw sends a google.api.HttpBody response message: data as the
+	// body, with its content type.
+	SendRaw(contentType string, data []byte) error
 	// NextLine returns the next non-empty line of an NDJSON request body,
 	// io.EOF at its end; the bytes are valid until the next call.
 	NextLine() ([]byte, error)
@@ -180,6 +186,12 @@ func (c *codec) decode(body []byte, what string) ([]byte, error) {
 			return nil, status.Errorf(codes.InvalidArgument, "%s: %s", what, jsonError(err))
 		}
 	}
+	return c.finishRequest(msg, what)
+}
+
+// finishRequest sets a request message's query parameters and path
+// variables (for an HTTP binding) and returns its protobuf encoding.
+func (c *codec) finishRequest(msg *dynamicpb.Message, what string) ([]byte, error) {
 	if c.b != nil {
 		if c.query && c.b.Body != "*" && c.r != nil && c.r.URL.RawQuery != "" {
 			if err := c.applyQuery(msg); err != nil {
