@@ -11,14 +11,17 @@ const (
 	ProtocolMCP  = "mcp"
 	ProtocolGRPC = "grpc"
 	ProtocolHTTP = "http"
-	ProtocolMQTT = "mqtt"
+	// ProtocolGRPCWeb is gRPC-Web, served by the HTTP front door: gRPC's
+	// messages and status in an HTTP/1.1-friendly framing, for browsers.
+	ProtocolGRPCWeb = "grpc-web"
+	ProtocolMQTT    = "mqtt"
 )
 
 // Request is one call as every front door presents it. A Request is a value
 // the gateway reads; a Middleware that changes it passes a copy on.
 type Request struct {
 	// Protocol is the front door the call came through: ProtocolMCP,
-	// ProtocolGRPC, ProtocolHTTP or ProtocolMQTT.
+	// ProtocolGRPC, ProtocolHTTP, ProtocolGRPCWeb or ProtocolMQTT.
 	Protocol string
 	// Method is the HTTP method for "http" and "POST" for gRPC and MCP calls.
 	Method string

@@ -157,6 +157,33 @@ func hopByHop(k string) bool {
 	return false
 }
 
+// requestMD is the request's headers as metadata (lower-case keys), but
+// those that describe the connection.
+func requestMD(r *http.Request) metadata.MD {
+	md := make(metadata.MD, len(r.Header))
+	for k, v := range r.Header {
+		if hopByHop(k) {
+			continue
+		}
+		md[lower(k)] = v
+	}
+	return md
+}
+
+// callContext is the request's context with the call's deadline, from
+// Grpc-Timeout or X-Timeout-Ms; cancel releases it.
+func callContext(r *http.Request) (ctx context.Context, cancel context.CancelFunc, err error) {
+	d, ok, err := timeout(r.Header)
+	if err != nil {
+		return nil, nil, err
+	}
+	if !ok {
+		return r.Context(), func() {}, nil
+	}
+	ctx, cancel = context.WithTimeout(r.Context(), d)
+	return ctx, cancel, nil
+}
+
 // ServeHTTP serves one HTTP call through the route table.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ex := &exchange{h: h, w: w, r: r}
@@ -168,23 +195,18 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return // a preflight
 		}
 	}
-	md := make(metadata.MD, len(r.Header))
-	for k, v := range r.Header {
-		if hopByHop(k) {
-			continue
-		}
-		md[lower(k)] = v
+	if web, text := grpcWebType(first(r.Header["Content-Type"])); web {
+		h.serveGRPCWeb(w, r, text)
+		return
 	}
+	md := requestMD(r)
 	ex.orig = md
-	ctx := r.Context()
-	if d, ok, err := timeout(r.Header); err != nil {
+	ctx, cancel, err := callContext(r)
+	if err != nil {
 		ex.finish(err)
 		return
-	} else if ok {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, d)
-		defer cancel()
 	}
+	defer cancel()
 	ex.ctx = transcode.NewContext(ctx, ex)
 	req := &gateway.Request{
 		Protocol:    gateway.ProtocolHTTP,
@@ -193,7 +215,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		Header:      md,
 		ContentType: first(r.Header["Content-Type"]),
 	}
-	err := h.router.Serve(req, ex)
+	err = h.router.Serve(req, ex)
 	if errors.Is(err, gateway.ErrNoRoute) {
 		err = status.Errorf(codes.NotFound, "no route for %s %s", r.Method, truncate(req.Path))
 	}

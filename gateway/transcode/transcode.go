@@ -86,6 +86,16 @@ func FromContext(ctx context.Context) Exchange {
 	return ex
 }
 
+type outgoingKey struct{}
+
+// WithOutgoing returns ctx carrying f, the filter a front door applies to
+// the metadata a call forwards upstream (after the route's filters): the
+// HTTP front door's header allow-list, for gRPC-Web calls, which are not
+// transcoded.
+func WithOutgoing(ctx context.Context, f func(metadata.MD) metadata.MD) context.Context {
+	return context.WithValue(ctx, outgoingKey{}, f)
+}
+
 // Wrap returns next with JSON transcoding in front, using the descriptors
 // of src (looked up on every call, so that they follow reloads).
 func Wrap(next gateway.Handler, src descriptors.Named, opts Options) gateway.Handler {
@@ -117,6 +127,11 @@ func (t *transcoder) Serve(req *gateway.Request, s gateway.Stream) error {
 		if ex := FromContext(s.Context()); ex != nil {
 			return t.serveHTTP(req, s, ex)
 		}
+	}
+	if f, ok := s.Context().Value(outgoingKey{}).(func(metadata.MD) metadata.MD); ok {
+		out := *req
+		out.Header = f(req.Header)
+		req = &out
 	}
 	if IsJSON(req.ContentType) {
 		if src := t.src.Source(); src != nil {
