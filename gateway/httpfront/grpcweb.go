@@ -214,27 +214,37 @@ func (c *webCall) readMessages() error {
 			return status.Errorf(codes.InvalidArgument, "gRPC-Web text body: %v", err)
 		}
 	}
-	for len(body) > 0 {
-		if len(body) < 5 {
-			return status.Error(codes.InvalidArgument, "gRPC-Web body: a truncated frame header")
-		}
-		flag, n := body[0], binary.BigEndian.Uint32(body[1:5])
-		if uint64(n) > uint64(len(body)-5) {
-			return status.Errorf(codes.InvalidArgument, "gRPC-Web body: a frame of %d bytes in %d", n, len(body)-5)
-		}
-		if flag&1 != 0 {
-			return status.Error(codes.Unimplemented, "gRPC-Web body: compressed messages are not supported")
-		}
-		if flag == webData {
-			c.msgs = append(c.msgs, append([]byte(nil), body[5:5+n]...))
-		}
-		body = body[5+n:]
+	if c.msgs, err = splitWebFrames(body); err != nil {
+		return err
 	}
 	if ex.buf != nil {
 		*ex.buf = (*ex.buf)[:0]
 		c.h.bufs.Put(ex.buf)
 	}
 	return nil
+}
+
+// splitWebFrames returns copies of the messages of a gRPC-Web request body
+// (data frames; a trailers frame from a client is ignored).
+func splitWebFrames(body []byte) ([][]byte, error) {
+	var msgs [][]byte
+	for len(body) > 0 {
+		if len(body) < 5 {
+			return nil, status.Error(codes.InvalidArgument, "gRPC-Web body: a truncated frame header")
+		}
+		flag, n := body[0], binary.BigEndian.Uint32(body[1:5])
+		if uint64(n) > uint64(len(body)-5) {
+			return nil, status.Errorf(codes.InvalidArgument, "gRPC-Web body: a frame of %d bytes in %d", n, len(body)-5)
+		}
+		if flag&1 != 0 {
+			return nil, status.Error(codes.Unimplemented, "gRPC-Web body: compressed messages are not supported")
+		}
+		if flag&webTrailers == 0 {
+			msgs = append(msgs, append([]byte(nil), body[5:5+n]...))
+		}
+		body = body[5+n:]
+	}
+	return msgs, nil
 }
 
 // decodeWebText decodes a -text body: base64, possibly several padded
