@@ -83,6 +83,10 @@ func (a *AsyncCall) RecvMsg() ([]byte, error) {
 	return b, err
 }
 
+// SetTag sets the tag the server's call observer reports for this call
+// (WithCallObserver).
+func (a *AsyncCall) SetTag(tag string) { a.c.setTag(tag) }
+
 // OnCancel sets what the call's cancellation cancels: the client's CANCEL,
 // the deadline or the connection's end. When the call was cancelled already,
 // x is cancelled at once. Finish must still be called.

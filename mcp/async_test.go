@@ -430,3 +430,67 @@ func TestAsyncSlowClient(t *testing.T) {
 		t.Errorf("the client read %d messages, want the %d sent", got, sent-1)
 	}
 }
+
+// TestCallObserver: every call is reported once when it ends, with its
+// method, the handler's tag, its code and duration: answered, failed,
+// cancelled by the client, async, and NOTIFY.
+func TestCallObserver(t *testing.T) {
+	infos := make(chan mcp.CallInfo, 16)
+	started, block := make(chan struct{}), make(chan struct{})
+	srv := startServer(t, registerTest(map[string]unaryFunc{"Echo": echoFunc}),
+		mcp.WithCallObserver(func(ci mcp.CallInfo) { infos <- ci }),
+		mcp.WithUnknownHandler(func(s *mcp.RawStream) error {
+			s.SetTag("route-" + s.Path())
+			if s.Path() == "/x.Y/Block" {
+				close(started)
+				<-s.Context().Done()
+				close(block)
+				return s.Context().Err()
+			}
+			return status.Error(codes.NotFound, "nope")
+		}),
+		mcp.WithAsyncHandler(func(ac *mcp.AsyncCall) bool {
+			if ac.Path() != "/x.Y/Async" {
+				return false
+			}
+			ac.SetTag("async")
+			go ac.Finish([]byte("ok"), true, nil)
+			return true
+		}))
+	cc := dial(t, srv.addr)
+	ctx := guardCtx(t)
+	want := func(method, tag string, code codes.Code, notify bool) {
+		t.Helper()
+		ci := recv(t, infos)
+		if ci.Method != method || ci.Tag != tag || ci.Code != code || ci.Notify != notify || ci.Duration <= 0 || ci.Duration > hangGuard {
+			t.Errorf("CallInfo %+v, want %s %q %v notify=%v", ci, method, tag, code, notify)
+		}
+	}
+	if _, err := callString(ctx, cc, "Echo", "x"); err != nil {
+		t.Fatal(err)
+	}
+	want(testPath("Echo"), "", codes.OK, false)
+	if _, err := cc.InvokeRaw(ctx, mcp.RawRequest{Path: "/x.Y/Z"}, []byte("a")); status.Code(err) != codes.NotFound {
+		t.Fatal(err)
+	}
+	want("/x.Y/Z", "route-/x.Y/Z", codes.NotFound, false)
+	if _, err := cc.InvokeRaw(ctx, mcp.RawRequest{Path: "/x.Y/Async"}, []byte("a")); err != nil {
+		t.Fatal(err)
+	}
+	want("/x.Y/Async", "async", codes.OK, false)
+	cctx, cancel := context.WithCancel(ctx)
+	go func() { _, _ = cc.InvokeRaw(cctx, mcp.RawRequest{Path: "/x.Y/Block"}, []byte("a")) }()
+	<-started
+	cancel()
+	<-block
+	want("/x.Y/Block", "route-/x.Y/Block", codes.Canceled, false)
+	if err := cc.NotifyRaw(ctx, mcp.RawRequest{Path: "/x.Y/Z"}, []byte("n")); err != nil {
+		t.Fatal(err)
+	}
+	want("/x.Y/Z", "route-/x.Y/Z", codes.NotFound, true)
+	select {
+	case ci := <-infos:
+		t.Errorf("an extra report: %+v", ci)
+	default:
+	}
+}

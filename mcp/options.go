@@ -3,6 +3,7 @@ package mcp
 import (
 	"context"
 	"crypto/tls"
+	"google.golang.org/grpc/codes"
 	"net"
 	"time"
 
@@ -220,6 +221,7 @@ type serverOptions struct {
 	streamInts []grpc.StreamServerInterceptor
 	unknown    RawHandler
 	async      AsyncHandler
+	observer   func(CallInfo)
 	pubsub     serverPubSub // pubsub_options.go
 }
 
@@ -236,6 +238,27 @@ func WithUnaryInterceptor(i ...grpc.UnaryServerInterceptor) ServerOption {
 // WithStreamInterceptor adds stream server interceptors, chained in order.
 func WithStreamInterceptor(i ...grpc.StreamServerInterceptor) ServerOption {
 	return serverOption(func(s *serverOptions) { s.streamInts = append(s.streamInts, i...) })
+}
+
+// CallInfo describes a served call that has ended (WithCallObserver).
+type CallInfo struct {
+	Method string // the call's :path
+	// Tag is what the handler set with RawStream.SetTag or AsyncCall.SetTag;
+	// "" otherwise (always, for registered services).
+	Tag string
+	// Code is the call's status: the one its RESPONSE carried, or CANCELED
+	// for a call the client cancelled or whose connection closed.
+	Code codes.Code
+	// Duration is from the REQUEST's arrival to the call's end.
+	Duration time.Duration
+	Notify   bool // a NOTIFY (nothing was answered)
+}
+
+// WithCallObserver has f told of every call and NOTIFY when it ends, once,
+// on the goroutine that ends it (a handler's, the connection's reader, or a
+// timer's): f must be quick and must not block. For metrics.
+func WithCallObserver(f func(CallInfo)) ServerOption {
+	return serverOption(func(s *serverOptions) { s.observer = f })
 }
 
 // WithUnknownHandler serves every path that no registered service serves.

@@ -58,6 +58,12 @@ type serverCall struct {
 	asyncDone   atomic.Bool
 	deadline    time.Time // from timeout-ms; zero: none
 	as          AsyncCall
+
+	// For WithCallObserver: when the call opened (nanoseconds since the
+	// transport's epoch; set only with an observer), and the handler's tag
+	// (under mu).
+	start int64
+	tag   string
 }
 
 func newServerCall(sc *serverConn, f *frame.Frame, id uint32, mi *methodInfo, timeoutMs int64) *serverCall {
@@ -187,6 +193,7 @@ func (c *serverCall) recv() ([]byte, error) {
 // nothing more is sent.
 func (c *serverCall) cancelByPeer() {
 	if c.ended.CompareAndSwap(false, true) {
+		c.observe(codes.Canceled)
 		c.sc.callEnded(c)
 		c.interrupt()
 	}
@@ -194,8 +201,36 @@ func (c *serverCall) cancelByPeer() {
 
 // abandon ends the call because its connection closed.
 func (c *serverCall) abandon() {
-	c.ended.Store(true)
+	if c.ended.CompareAndSwap(false, true) {
+		c.observe(codes.Canceled)
+	}
 	c.interrupt()
+}
+
+// observe reports the call's end to the server's call observer, if any;
+// called once, by whoever ends the call.
+func (c *serverCall) observe(code codes.Code) {
+	f := c.sc.srv.opts.observer
+	if f == nil {
+		return
+	}
+	c.mu.Lock()
+	tag := c.tag
+	c.mu.Unlock()
+	f(CallInfo{
+		Method:   c.path,
+		Tag:      tag,
+		Code:     code,
+		Duration: time.Duration(c.sc.t.sinceEpoch() - c.start),
+		Notify:   c.notify,
+	})
+}
+
+// setTag sets the tag CallInfo reports.
+func (c *serverCall) setTag(tag string) {
+	c.mu.Lock()
+	c.tag = tag
+	c.mu.Unlock()
 }
 
 // cancelCtx cancels the call's context, if it has one.
@@ -350,6 +385,11 @@ func (c *serverCall) end(st *status.Status, returned bool) {
 		}
 		return
 	}
+	code := codes.OK
+	if st != nil {
+		code = st.Code()
+	}
+	c.observe(code)
 	// callDone takes sc.mu first: from the deadline watcher, that orders
 	// what follows after open, which set stopDL and the rest of c under it.
 	// The call leaves the open calls before its RESPONSE is queued: the
@@ -475,6 +515,11 @@ func (r *RawStream) ContentType() string { return r.c.ctype }
 
 // Metadata is the incoming application metadata (nil when there is none).
 func (r *RawStream) Metadata() metadata.MD { return r.c.inMD }
+
+// SetTag sets the tag the server's call observer reports for this call
+// (WithCallObserver): a proxy's route, say. Keep tags few: metrics label
+// by them.
+func (r *RawStream) SetTag(tag string) { r.c.setTag(tag) }
 
 // IsNotify reports whether the call is a NOTIFY (nothing is answered).
 func (r *RawStream) IsNotify() bool { return r.c.notify }

@@ -208,6 +208,9 @@ func (sc *serverConn) open(f *frame.Frame) error {
 	} else {
 		c = newServerCall(sc, f, id, mi, timeout)
 	}
+	if sc.srv.opts.observer != nil {
+		c.start = sc.t.sinceEpoch()
+	}
 	if id != 0 {
 		sc.calls[id] = c
 		if id > sc.maxID {
