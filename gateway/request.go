@@ -40,6 +40,11 @@ type Request struct {
 	// as {name} segments of a Path pattern. Route.Serve sets it; filters read
 	// it. Read-only.
 	Vars map[string]string
+	// RouteID is the ID of the route serving the call: Table.Serve sets it,
+	// on the Request it was given, before the route serves it (so the front
+	// door that made the Request can label the call with it). "" when no
+	// route matched.
+	RouteID string
 }
 
 // Clone returns a deep copy of r: the copy's Header and Vars may be changed

@@ -213,6 +213,7 @@ func (t *Table) Serve(req *Request, s Stream) error {
 	if err != nil {
 		return err
 	}
+	req.RouteID = r.ID
 	return r.Serve(req, s)
 }
 

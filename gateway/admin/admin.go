@@ -6,6 +6,7 @@
 //	GET /config     the effective configuration, as JSON
 //	GET /routes     the route table in force, as JSON
 //	GET /upstreams  every upstream with its endpoints' health and load, as JSON
+//	GET /metrics    Prometheus metrics (mounted by the daemon through Extra)
 //
 // Any other method answers 405, any other path 404. The handler reads state
 // through the functions of Source on every request, so it always shows what

@@ -34,6 +34,7 @@ import (
 	"github.com/mcpbridge/mcpbridge/gateway/grpcfront"
 	"github.com/mcpbridge/mcpbridge/gateway/httpfront"
 	"github.com/mcpbridge/mcpbridge/gateway/mcpfront"
+	"github.com/mcpbridge/mcpbridge/gateway/metrics"
 	"github.com/mcpbridge/mcpbridge/gateway/transcode"
 	"github.com/mcpbridge/mcpbridge/gateway/upstream"
 	"github.com/mcpbridge/mcpbridge/mcp"
@@ -42,8 +43,10 @@ import (
 	"github.com/mcpbridge/mcpbridge/pubsub/natsbus"
 	"github.com/mcpbridge/mcpbridge/pubsub/pubsubsvc"
 	"github.com/nats-io/nats.go"
+	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/net/netutil"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
 )
 
@@ -95,6 +98,8 @@ type Daemon struct {
 	adminSrv *http.Server
 	httpSrv  *http.Server
 	serving  sync.WaitGroup
+
+	metrics *metrics.Metrics // served on the admin listener at /metrics
 }
 
 // New compiles cfg and returns a Daemon ready to Start.
@@ -353,8 +358,24 @@ func (d *Daemon) Start() error {
 			return fail(err)
 		}
 	}
+	d.metrics = metrics.New(d.endpointMetrics, prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Name: "mcpbridge_mcp_dropped_notifies_total",
+		Help: "NOTIFY frames the MCP front door dropped: past max_concurrent_streams on their connection.",
+	}, func() float64 {
+		if d.mcpSrv == nil {
+			return 0
+		}
+		return float64(d.mcpSrv.DroppedNotifies())
+	}))
 	if mcpLis != nil {
 		mopts := []mcp.ServerOption{
+			mcp.WithCallObserver(func(ci mcp.CallInfo) {
+				route := ci.Tag
+				if route == "" {
+					route = metrics.Gateway // a service of the gateway's own
+				}
+				d.metrics.Observe("mcp", route, ci.Code, ci.Duration)
+			}),
 			mcp.WithMaxMessageSize(int(lim.MaxMessageSize)),
 			mcp.WithMaxConcurrentCalls(lim.MaxConcurrentStreams),
 			mcp.WithBus(d.bus),
@@ -378,6 +399,13 @@ func (d *Daemon) Start() error {
 		if grpcTLS != nil {
 			gopts = append(gopts, grpc.Creds(credentials.NewTLS(grpcTLS)))
 		}
+		ui, si := grpcfront.ObserveInterceptors(func(route string, code codes.Code, dur time.Duration) {
+			if route == "" {
+				route = metrics.Gateway
+			}
+			d.metrics.Observe("grpc", route, code, dur)
+		})
+		gopts = append(gopts, grpc.ChainUnaryInterceptor(ui), grpc.ChainStreamInterceptor(si))
 		d.grpcSrv = grpcfront.NewServer(d.router, append(gopts, d.opts.GRPCOptions...)...)
 		pubsubv1.RegisterPubSubServer(d.grpcSrv, pubsubSvc)
 		grpcfront.RegisterReflection(d.grpcSrv, d.router) // after the gateway's own services
@@ -387,6 +415,7 @@ func (d *Daemon) Start() error {
 		hopts := httpfront.Options{
 			MaxBodySize:    int64(cfg.Server.HTTP.MaxBodySize),
 			ForwardHeaders: cfg.Server.HTTP.ForwardHeaders,
+			Observe:        d.metrics.Observe,
 		}
 		if c := cfg.Server.HTTP.CORS; c != nil {
 			p := c.Policy()
@@ -552,7 +581,19 @@ func (d *Daemon) adminSource() admin.Source {
 		Config:    func() any { return d.Config() },
 		Routes:    func() any { return routeViews(d.Config()) },
 		Upstreams: func() any { return d.upstreamStatus() },
+		Extra:     map[string]http.Handler{"/metrics": d.metrics.Handler()},
 	}
+}
+
+// endpointMetrics is the configured upstreams' endpoints, for /metrics.
+func (d *Daemon) endpointMetrics() []metrics.Endpoint {
+	var out []metrics.Endpoint
+	for _, u := range d.upstreamStatus() {
+		for _, e := range u.Endpoints {
+			out = append(out, metrics.Endpoint{Upstream: u.Name, Addr: e.Addr, Healthy: e.Healthy, InFlight: e.InFlight, Calls: e.Calls, Failures: e.Failures})
+		}
+	}
+	return out
 }
 
 // routeView is a route as /routes shows it.

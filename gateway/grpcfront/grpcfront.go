@@ -13,6 +13,7 @@ package grpcfront
 
 import (
 	"context"
+	"time"
 
 	"github.com/mcpbridge/mcpbridge/gateway"
 	"github.com/mcpbridge/mcpbridge/gateway/rawcodec"
@@ -40,9 +41,53 @@ func StreamHandler(router *gateway.Router) grpc.StreamHandler {
 		if ct := md.Get("content-type"); len(ct) > 0 {
 			req.ContentType = ct[0]
 		}
-		return router.Serve(req, &stream{ss: ss})
+		err := router.Serve(req, &stream{ss: ss})
+		if slot, ok := ss.Context().Value(routeSlotKey{}).(*string); ok {
+			*slot = req.RouteID
+			if *slot == "" {
+				*slot = Unrouted
+			}
+		}
+		return err
 	}
 }
+
+// Unrouted is the route label of a call no route matched.
+const Unrouted = "unrouted"
+
+type routeSlotKey struct{}
+
+// Observer is told of each call's end: the route that served it (its ID,
+// Unrouted, or "" for a service registered on the server itself), its
+// code and its duration.
+type Observer func(route string, code codes.Code, d time.Duration)
+
+// ObserveInterceptors return the interceptors that tell observe of every
+// call the server serves, proxied or its own.
+func ObserveInterceptors(observe Observer) (grpc.UnaryServerInterceptor, grpc.StreamServerInterceptor) {
+	unary := func(ctx context.Context, req any, _ *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+		start := time.Now()
+		resp, err := handler(ctx, req)
+		observe("", status.Code(err), time.Since(start))
+		return resp, err
+	}
+	stream := func(srv any, ss grpc.ServerStream, _ *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
+		start := time.Now()
+		slot := new(string)
+		err := handler(srv, &slotStream{ServerStream: ss, ctx: context.WithValue(ss.Context(), routeSlotKey{}, slot)})
+		observe(*slot, status.Code(err), time.Since(start))
+		return err
+	}
+	return unary, stream
+}
+
+// slotStream is a ServerStream whose context carries the route slot.
+type slotStream struct {
+	grpc.ServerStream
+	ctx context.Context
+}
+
+func (s *slotStream) Context() context.Context { return s.ctx }
 
 // NewServer returns a grpc.Server that proxies every call through router.
 // opts are appended (limits, keepalive, credentials, interceptors).

@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/mcpbridge/mcpbridge/gateway"
 	"github.com/mcpbridge/mcpbridge/gateway/transcode"
@@ -267,23 +268,27 @@ func decodeWebText(b []byte) ([]byte, error) {
 }
 
 // serveGRPCWeb serves one gRPC-Web call through the route table.
-func (h *Handler) serveGRPCWeb(w http.ResponseWriter, r *http.Request, text bool) {
+func (h *Handler) serveGRPCWeb(w http.ResponseWriter, r *http.Request, text bool, start time.Time) {
 	c := &webCall{h: h, w: w, r: r, text: text}
 	md := requestMD(r)
 	c.orig = md
 	if r.Method != http.MethodPost {
-		c.finish(status.Errorf(codes.Unimplemented, "gRPC-Web calls are POST, not %s", r.Method))
+		err := status.Errorf(codes.Unimplemented, "gRPC-Web calls are POST, not %s", r.Method)
+		c.finish(err)
+		h.observed("grpc-web", Unrouted, err, start)
 		return
 	}
 	ctx, cancel, err := callContext(r)
 	if err != nil {
 		c.finish(err)
+		h.observed("grpc-web", Unrouted, err, start)
 		return
 	}
 	defer cancel()
 	c.ctx = transcode.WithOutgoing(ctx, c.outgoing)
 	if err := c.readMessages(); err != nil {
 		c.finish(err)
+		h.observed("grpc-web", Unrouted, err, start)
 		return
 	}
 	req := &gateway.Request{
@@ -293,5 +298,7 @@ func (h *Handler) serveGRPCWeb(w http.ResponseWriter, r *http.Request, text bool
 		Header:      md,
 		ContentType: "application/grpc",
 	}
-	c.finish(h.router.Serve(req, c))
+	err = h.router.Serve(req, c)
+	c.finish(err)
+	h.observed("grpc-web", routeLabel(req), err, start)
 }

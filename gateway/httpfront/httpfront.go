@@ -71,6 +71,20 @@ type Options struct {
 	// CORS, when set, lets browser pages on other origins call the front
 	// door.
 	CORS *cors.Config
+	// Observe, when set, is told of each call's end: "http" or "grpc-web",
+	// the route that served it (its ID, or Unrouted), its gRPC status code
+	// and its duration. CORS preflights are not calls.
+	Observe func(front, route string, code codes.Code, d time.Duration)
+}
+
+// Unrouted is the route label of a call no route matched.
+const Unrouted = "unrouted"
+
+func routeLabel(req *gateway.Request) string {
+	if req.RouteID == "" {
+		return Unrouted
+	}
+	return req.RouteID
 }
 
 // Handler is the HTTP front door.
@@ -81,12 +95,13 @@ type Handler struct {
 	prefix  []string
 	bufs    sync.Pool
 	cors    *cors.Policy
+	observe func(front, route string, code codes.Code, d time.Duration)
 }
 
 // New returns the front door serving through router. It fails only on a
 // bad CORS configuration.
 func New(router *gateway.Router, opts Options) (*Handler, error) {
-	h := &Handler{router: router, maxBody: opts.MaxBodySize, exact: map[string]bool{}}
+	h := &Handler{router: router, maxBody: opts.MaxBodySize, exact: map[string]bool{}, observe: opts.Observe}
 	if opts.CORS != nil {
 		p, err := cors.New(*opts.CORS)
 		if err != nil {
@@ -157,6 +172,13 @@ func hopByHop(k string) bool {
 	return false
 }
 
+// observed tells the observer, if any, of a call's end.
+func (h *Handler) observed(front, route string, err error, start time.Time) {
+	if h.observe != nil {
+		h.observe(front, route, status.Code(err), time.Since(start))
+	}
+}
+
 // requestMD is the request's headers as metadata (lower-case keys), but
 // those that describe the connection.
 func requestMD(r *http.Request) metadata.MD {
@@ -195,8 +217,12 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return // a preflight
 		}
 	}
+	var start time.Time
+	if h.observe != nil {
+		start = time.Now()
+	}
 	if web, text := grpcWebType(first(r.Header["Content-Type"])); web {
-		h.serveGRPCWeb(w, r, text)
+		h.serveGRPCWeb(w, r, text, start)
 		return
 	}
 	md := requestMD(r)
@@ -204,6 +230,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel, err := callContext(r)
 	if err != nil {
 		ex.finish(err)
+		h.observed("http", Unrouted, err, start)
 		return
 	}
 	defer cancel()
@@ -220,6 +247,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		err = status.Errorf(codes.NotFound, "no route for %s %s", r.Method, truncate(req.Path))
 	}
 	ex.finish(err)
+	h.observed("http", routeLabel(req), err, start)
 	if ex.buf != nil {
 		*ex.buf = (*ex.buf)[:0]
 		h.bufs.Put(ex.buf)

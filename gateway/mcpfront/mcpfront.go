@@ -35,8 +35,21 @@ func Handler(router *gateway.Router) mcp.RawHandler {
 			DstAddr:     rs.DstAddr(),
 			ContentType: rs.ContentType(),
 		}
-		return router.Serve(req, rs)
+		err := router.Serve(req, rs)
+		rs.SetTag(routeTag(req))
+		return err
 	}
+}
+
+// Unrouted is the tag of a call no route matched; a call a route served is
+// tagged with the route's ID (mcp.WithCallObserver).
+const Unrouted = "unrouted"
+
+func routeTag(req *gateway.Request) string {
+	if req.RouteID == "" {
+		return Unrouted
+	}
+	return req.RouteID
 }
 
 // AsyncHandler returns the mcp.AsyncHandler that routes complete protobuf
@@ -63,6 +76,7 @@ func AsyncHandler(router *gateway.Router) mcp.AsyncHandler {
 		case errors.Is(err, upstream.ErrNotAsync):
 			return false
 		default:
+			ac.SetTag(routeTag(req))
 			ac.Finish(nil, false, err) // no route, no healthy endpoint, ...
 		}
 		return true

@@ -51,6 +51,9 @@ func (u *Upstream) serveAsync(req *gateway.Request, ac *mcp.AsyncCall) error {
 		ContentType: mcpContentType(req.ContentType),
 	}
 	f.deadline, _ = ac.Deadline()
+	if req.RouteID != "" {
+		ac.SetTag(req.RouteID) // before the call can end
+	}
 	if !f.start(e) {
 		return ErrNotAsync
 	}
