@@ -366,7 +366,7 @@ func (d *Daemon) Start() error {
 			return 0
 		}
 		return float64(d.mcpSrv.DroppedNotifies())
-	}))
+	}), metrics.Bus(d.bus.Stats))
 	if mcpLis != nil {
 		mopts := []mcp.ServerOption{
 			mcp.WithCallObserver(func(ci mcp.CallInfo) {

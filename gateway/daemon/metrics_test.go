@@ -92,6 +92,8 @@ listeners:
 		fmt.Sprintf(`mcpbridge_upstream_endpoint_healthy{endpoint=%q,upstream="users-mcp"} 1`, mb.addr),
 		fmt.Sprintf(`mcpbridge_upstream_endpoint_calls_total{endpoint=%q,upstream="users-grpc"}`, gb.addr),
 		`mcpbridge_mcp_dropped_notifies_total 0`,
+		`mcpbridge_pubsub_published_total 1`,
+		`mcpbridge_pubsub_subscriptions 0`,
 		`go_goroutines`,
 	} {
 		if !regexp.MustCompile(regexp.QuoteMeta(want)).Match(body) {

@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/mcpbridge/mcpbridge/pubsub"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -126,4 +127,31 @@ func (f endpointCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(descCalls, prometheus.CounterValue, float64(e.Calls), e.Upstream, e.Addr)
 		ch <- prometheus.MustNewConstMetric(descFailures, prometheus.CounterValue, float64(e.Failures), e.Upstream, e.Addr)
 	}
+}
+
+// Bus returns a collector of a pub/sub bus's counters, read at each scrape.
+func Bus(stats func() pubsub.Stats) prometheus.Collector { return busCollector(stats) }
+
+type busCollector func() pubsub.Stats
+
+var (
+	descPublished = prometheus.NewDesc("mcpbridge_pubsub_published_total", "Messages the bus accepted (PUBLISH frames, pubsub.v1 Publish).", nil, nil)
+	descDelivered = prometheus.NewDesc("mcpbridge_pubsub_delivered_total", "Messages queued to subscriptions (one message to three subscriptions counts three).", nil, nil)
+	descDropped   = prometheus.NewDesc("mcpbridge_pubsub_dropped_total", "Messages lost to full subscription queues (pubsub.slow_consumer).", nil, nil)
+	descSubs      = prometheus.NewDesc("mcpbridge_pubsub_subscriptions", "Live subscriptions.", nil, nil)
+)
+
+func (f busCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- descPublished
+	ch <- descDelivered
+	ch <- descDropped
+	ch <- descSubs
+}
+
+func (f busCollector) Collect(ch chan<- prometheus.Metric) {
+	st := f()
+	ch <- prometheus.MustNewConstMetric(descPublished, prometheus.CounterValue, float64(st.Published))
+	ch <- prometheus.MustNewConstMetric(descDelivered, prometheus.CounterValue, float64(st.Delivered))
+	ch <- prometheus.MustNewConstMetric(descDropped, prometheus.CounterValue, float64(st.Dropped))
+	ch <- prometheus.MustNewConstMetric(descSubs, prometheus.GaugeValue, float64(st.Subscriptions))
 }
