@@ -36,6 +36,7 @@ type Server struct {
 	connsDone chan struct{} // closed when conns empties during shutdown
 
 	droppedNotifies atomic.Uint64
+	reapedWorkers   atomic.Uint64 // idle connections' workers ended (reapIdle)
 }
 
 var _ grpc.ServiceRegistrar = (*Server)(nil)

@@ -33,12 +33,19 @@ type serverConn struct {
 	// call usually reuses a goroutine whose stack has already grown to a
 	// handler's depth instead of growing a new one (stack growth was 8 % of
 	// the CPU of a call through the gateway, whose handlers run deep).
-	work chan *serverCall // unbuffered: hands a call to a waiting worker
+	work chan *serverCall // unbuffered: hands a call to a waiting worker (nil: end)
 	idle atomic.Int32     // workers waiting on work
+
+	// A connection that took no call between two heartbeat ticks lets its
+	// waiting workers end (reapIdle), so an idle connection holds no
+	// worker's stack. Under mu.
+	opened       uint64 // calls and notifies opened
+	openedAtReap uint64 // opened at the last tick
 }
 
 // maxIdleWorkers bounds the workers a connection keeps waiting for calls;
-// the others end. A waiting worker costs a goroutine, whose stack the GC
+// the others end, and all of them once the connection has been idle for a
+// heartbeat interval (reapIdle). A waiting worker costs a goroutine, whose stack the GC
 // shrinks while it waits; 64 covers the calls one connection's reader
 // typically hands out in a burst under load.
 const maxIdleWorkers = 64
@@ -220,6 +227,7 @@ func (sc *serverConn) open(f *frame.Frame) error {
 		sc.notifies++
 	}
 	sc.active++
+	sc.opened++
 	sc.mu.Unlock()
 	if async {
 		sc.openAsync(c, timeout)
@@ -251,8 +259,28 @@ func (sc *serverConn) worker(c *serverCall) {
 		select {
 		case c = <-sc.work:
 			sc.idle.Add(-1)
+			if c == nil {
+				sc.srv.reapedWorkers.Add(1)
+				return // reapIdle: the connection is idle
+			}
 		case <-sc.t.done:
 			sc.idle.Add(-1)
+			return
+		}
+	}
+}
+
+// reapIdle ends the waiting workers of a connection that opened no call
+// since the last heartbeat tick (the transport calls it on each tick).
+func (sc *serverConn) reapIdle() {
+	sc.mu.Lock()
+	quiet := sc.opened == sc.openedAtReap && sc.active == 0
+	sc.openedAtReap = sc.opened
+	sc.mu.Unlock()
+	for quiet && sc.idle.Load() > 0 {
+		select {
+		case sc.work <- nil:
+		default:
 			return
 		}
 	}

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/mcpbridge/mcpbridge/mcp"
 	userv1 "github.com/mcpbridge/mcpbridge/proto/user/v1"
@@ -443,5 +444,23 @@ func TestServerStreamingEndedBeforeSend(t *testing.T) {
 	}
 	if err := cs.RecvMsg(new(userv1.UserResponse)); status.Code(err) != codes.Unavailable {
 		t.Errorf("RecvMsg = %v, want UNAVAILABLE", err)
+	}
+}
+
+// TestIdleWorkersEnd: the worker a call leaves waiting ends once its
+// connection has been idle for a heartbeat interval, so an idle connection
+// holds no worker; a later call is served as before.
+func TestIdleWorkersEnd(t *testing.T) {
+	ts := startServer(t, registerUsers, mcp.WithKeepalive(mcp.KeepaliveParams{Interval: 20 * time.Millisecond}))
+	conn := dial(t, ts.addr)
+	cl := userv1.NewUserServiceClient(conn)
+	if _, err := cl.GetUser(guardCtx(t), &userv1.UserRequest{UserId: "1"}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the idle connection's worker ends", func() bool {
+		return mcp.ReapedWorkers(ts.Server) == 1 && mcp.IdleWorkers(ts.Server) == 0
+	})
+	if _, err := cl.GetUser(guardCtx(t), &userv1.UserRequest{UserId: "2"}); err != nil {
+		t.Fatalf("a call after the worker ended: %v", err)
 	}
 }

@@ -437,9 +437,13 @@ func (t *transport) startHeartbeat() {
 		return
 	}
 	var tick func()
+	reaper, _ := t.h.(interface{ reapIdle() })
 	tick = func() {
 		if t.isDone() {
 			return
+		}
+		if reaper != nil {
+			reaper.reapIdle()
 		}
 		idle := time.Duration(t.sinceEpoch() - t.lastRead.Load())
 		if k.Timeout > 0 && idle >= k.Timeout {

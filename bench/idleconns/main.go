@@ -46,6 +46,7 @@ import (
 func main() {
 	n := flag.Int("n", 10000, "idle connections to open")
 	settle := flag.Duration("settle", time.Second, "wait before each measurement")
+	keepalive := flag.Duration("keepalive", mcp.DefaultKeepaliveInterval, "the server's heartbeat interval (mcp.WithKeepalive): a connection idle for two of them lets its handler worker end; with -keepalive 1s -settle 3s the measure is of connections idle that long")
 	role := flag.String("role", "server", "server (runs the measurement) or client (the child it starts)")
 	mode := flag.String("mode", "mcp", "client role: tcp or mcp")
 	addr := flag.String("addr", "", "client role: the server's address")
@@ -54,7 +55,7 @@ func main() {
 	if *role == "client" {
 		err = runClient(*mode, *addr, *n, *settle)
 	} else {
-		err = runServer(*n, *settle)
+		err = runServer(*n, *settle, *keepalive)
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "idleconns:", err)
@@ -115,12 +116,12 @@ func raiseNoFile(want uint64) error {
 	return nil
 }
 
-func runServer(n int, settle time.Duration) error {
+func runServer(n int, settle, keepalive time.Duration) error {
 	if err := raiseNoFile(uint64(n + 1024)); err != nil {
 		return err
 	}
-	fmt.Printf("idle connections: n=%d, %s, GOMAXPROCS=%d; one GetUser call per MCP connection, then idle\n\n",
-		n, runtime.Version(), runtime.GOMAXPROCS(0))
+	fmt.Printf("idle connections: n=%d, %s, GOMAXPROCS=%d; one GetUser call per MCP connection, then idle %v (server heartbeat every %v)\n\n",
+		n, runtime.Version(), runtime.GOMAXPROCS(0), settle, keepalive)
 
 	// tcp: plain sockets, held.
 	hold, err := newHoldListener()
@@ -140,7 +141,7 @@ func runServer(n int, settle time.Duration) error {
 	if err != nil {
 		return err
 	}
-	srv := mcp.NewServer()
+	srv := mcp.NewServer(mcp.WithKeepalive(mcp.KeepaliveParams{Interval: keepalive}))
 	userv1.RegisterUserServiceServer(srv, users.New())
 	go srv.Serve(lis)
 	defer srv.Close()
